@@ -1,0 +1,12 @@
+// Package policy is the model of the Latchkey policy file and the decisions
+// made from it: which mTLS identities hold which role, which scopes exist,
+// and what a token minted from a root key may carry (scopes, audiences, TTL).
+//
+// The package is pure: apart from Load reading one file it does no I/O, keeps
+// no state between calls, never logs and never imports gRPC. Its errors are
+// sentinel or typed values; the server maps them to status codes.
+//
+// It must never widen a grant: a decision either returns a subset of what the
+// key allows and the caller asked for, or an error. Nothing unknown is
+// silently dropped or silently accepted.
+package policy

@@ -1,0 +1,100 @@
+package policy
+
+import "time"
+
+// Role is a capability granted to mTLS identities by the policy file.
+type Role string
+
+// The only roles a policy may name. Anything else is a load error, so a typo
+// cannot quietly leave a role empty.
+const (
+	RoleAdmin      Role = "admin"
+	RoleIntrospect Role = "introspect"
+	RoleExchange   Role = "exchange"
+)
+
+// Roles lists every valid role.
+func Roles() []Role { return []Role{RoleAdmin, RoleIntrospect, RoleExchange} }
+
+// Valid reports whether r is one of the defined roles.
+func (r Role) Valid() bool {
+	switch r {
+	case RoleAdmin, RoleIntrospect, RoleExchange:
+		return true
+	}
+	return false
+}
+
+// Defaults and bounds of the token rules.
+const (
+	DefaultTokenTTL = 10 * time.Minute
+	DefaultMaxTTL   = time.Hour
+	DefaultLeeway   = 30 * time.Second
+	// MaxTokenTTL bounds tokens.max_ttl: a bearer token that lives longer
+	// than a day stops being short-lived.
+	MaxTokenTTL = 24 * time.Hour
+	// MaxLeeway bounds clock skew tolerance; more would quietly extend
+	// every token's life.
+	MaxLeeway = 60 * time.Second
+	// minTokenTTL is the JWT time resolution; anything shorter yields exp == iat.
+	minTokenTTL = time.Second
+)
+
+// Policy is a validated policy file. Values returned by Parse and Load are
+// complete (defaults filled) and must be treated as read-only, so that one
+// *Policy can be shared by concurrent requests and swapped on reload.
+type Policy struct {
+	Issuer string
+	Tokens TokenRules
+	Roles  map[Role][]string
+	Scopes []Scope
+	Keys   KeyRules
+}
+
+// TokenRules are the policy's limits on minted tokens.
+type TokenRules struct {
+	DefaultTTL time.Duration
+	MaxTTL     time.Duration
+	Leeway     time.Duration
+}
+
+// Scope is one entry of the scope catalog.
+type Scope struct {
+	Name        string
+	Description string
+}
+
+// KeyRules constrain root keys created under the policy.
+type KeyRules struct {
+	RequireBinding bool
+	// MaxLifetime is the longest a root key may live; 0 means no limit.
+	MaxLifetime time.Duration
+}
+
+// HasRole reports whether identity matches any pattern listed for role r.
+// Unknown roles and a nil policy grant nothing.
+func (p *Policy) HasRole(identity string, r Role) bool {
+	if p == nil || !r.Valid() {
+		return false
+	}
+	for _, pattern := range p.Roles[r] {
+		if MatchIdentity(pattern, identity) {
+			return true
+		}
+	}
+	return false
+}
+
+// KnownScope reports whether name is in the scope catalog. The comparison is
+// exact: scopes are case-sensitive (RFC 6749 §3.3), so "READ" is not "read".
+func (p *Policy) KnownScope(name string) bool {
+	if p == nil || ValidateScope(name) != nil {
+		return false
+	}
+	for _, s := range p.Scopes {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
+}
