@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"gopkg.in/yaml.v3"
+)
+
+// serveConfig is the file named by `latchkey serve --config`. Every secret is
+// a file path, never a value, so the config itself can be shared and reviewed.
+type serveConfig struct {
+	Listen string `yaml:"listen"`
+	TLS    struct {
+		CertFile     string `yaml:"cert_file"`
+		KeyFile      string `yaml:"key_file"`
+		ClientCAFile string `yaml:"client_ca_file"`
+	} `yaml:"tls"`
+	Store struct {
+		Dir               string `yaml:"dir"`
+		EncryptionKeyFile string `yaml:"encryption_key_file"`
+	} `yaml:"store"`
+	PepperFile string `yaml:"pepper_file"`
+	PolicyFile string `yaml:"policy_file"`
+	Log        struct {
+		Level string `yaml:"level"`
+	} `yaml:"log"`
+}
+
+const exampleConfig = `listen: 0.0.0.0:7443
+tls:
+  cert_file: /etc/latchkey/server.pem       # server certificate chain (PEM)
+  key_file: /etc/latchkey/server-key.pem    # its private key (PEM, mode 0600)
+  client_ca_file: /etc/latchkey/clients-ca.pem  # CAs that issue client certificates
+store:
+  dir: /var/lib/latchkey                    # Badger data directory (one process only)
+  encryption_key_file: /etc/latchkey/store.key  # 32 bytes, AES-256 encryption at rest
+pepper_file: /etc/latchkey/pepper           # >= 32 bytes, HMAC key for root-key hashes
+policy_file: /etc/latchkey/policy.yaml
+log:
+  level: info                               # debug, info, warn, error
+`
+
+// loadServeConfig reads and validates a config file. Relative paths inside it
+// are taken relative to the file's folder.
+func loadServeConfig(path string) (*serveConfig, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	var c serveConfig
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	base := filepath.Dir(path)
+	for _, p := range []*string{&c.TLS.CertFile, &c.TLS.KeyFile, &c.TLS.ClientCAFile,
+		&c.Store.Dir, &c.Store.EncryptionKeyFile, &c.PepperFile, &c.PolicyFile} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(base, *p)
+		}
+	}
+	if err := c.validate(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return &c, nil
+}
+
+func (c *serveConfig) validate() error {
+	required := []struct{ name, val string }{
+		{"listen", c.Listen},
+		{"tls.cert_file", c.TLS.CertFile},
+		{"tls.key_file", c.TLS.KeyFile},
+		{"tls.client_ca_file", c.TLS.ClientCAFile},
+		{"store.dir", c.Store.Dir},
+		{"store.encryption_key_file", c.Store.EncryptionKeyFile},
+		{"pepper_file", c.PepperFile},
+		{"policy_file", c.PolicyFile},
+	}
+	var errs []error
+	for _, r := range required {
+		if r.val == "" {
+			errs = append(errs, fmt.Errorf("%s is required", r.name))
+		}
+	}
+	switch c.Log.Level {
+	case "", "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level %q: want debug, info, warn or error", c.Log.Level))
+	}
+	return errors.Join(errs...)
+}

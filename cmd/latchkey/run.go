@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/latchkeyhq/latchkey/issuer"
+	"github.com/latchkeyhq/latchkey/pki"
+	"github.com/latchkeyhq/latchkey/policy"
+	"github.com/latchkeyhq/latchkey/rootkey"
+	"github.com/latchkeyhq/latchkey/server"
+	"github.com/latchkeyhq/latchkey/store"
+	badgerstore "github.com/latchkeyhq/latchkey/store/badger"
+)
+
+// shutdownGrace bounds how long in-flight calls may run after SIGINT/SIGTERM.
+const shutdownGrace = 10 * time.Second
+
+// instance is a running server and what it owns.
+type instance struct {
+	srv   *server.Server
+	store store.Store
+	lis   net.Listener
+	log   *slog.Logger
+}
+
+// start loads every file the config names, opens the store and starts
+// listening. Each failure names the file at fault.
+func start(cfg *serveConfig, logOut io.Writer) (*instance, error) {
+	log := newLogger(logOut, cfg.Log.Level)
+	cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("TLS certificate %s / key %s: %w", cfg.TLS.CertFile, cfg.TLS.KeyFile, err)
+	}
+	caPEM, err := os.ReadFile(cfg.TLS.ClientCAFile)
+	if err != nil {
+		return nil, fmt.Errorf("client CA file: %w", err)
+	}
+	pool, err := pki.LoadPool(caPEM)
+	if err != nil {
+		return nil, fmt.Errorf("client CA file %s: %w", cfg.TLS.ClientCAFile, err)
+	}
+	tlsCfg, err := server.TLSConfig(cert, pool)
+	if err != nil {
+		return nil, err
+	}
+	pepperBytes, err := os.ReadFile(cfg.PepperFile)
+	if err != nil {
+		return nil, fmt.Errorf("pepper file: %w", err)
+	}
+	pepper, err := rootkey.NewPepper(pepperBytes)
+	if err != nil {
+		return nil, fmt.Errorf("pepper file %s: %w", cfg.PepperFile, err)
+	}
+	storeKey, err := os.ReadFile(cfg.Store.EncryptionKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("store encryption key file: %w", err)
+	}
+	pol, err := policy.Load(cfg.PolicyFile)
+	if err != nil {
+		return nil, err
+	}
+	st, err := badgerstore.Open(badgerstore.Options{Dir: cfg.Store.Dir, EncryptionKey: storeKey, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("store %s (key file %s): %w", cfg.Store.Dir, cfg.Store.EncryptionKeyFile, err)
+	}
+	inst, err := startWith(cfg.Listen, tlsCfg, st, pepper, pol, log)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return inst, nil
+}
+
+func startWith(addr string, tlsCfg *tls.Config, st store.Store, pepper rootkey.Pepper, pol *policy.Policy, log *slog.Logger) (*instance, error) {
+	iss, err := loadIssuer(context.Background(), st, pol)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := server.New(server.Config{
+		TLS: tlsCfg, Store: st, Pepper: pepper, Issuer: iss, Policy: pol, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	inst := &instance{srv: srv, store: st, lis: lis, log: log}
+	go func() {
+		if err := srv.Serve(lis); err != nil {
+			log.Error("grpc server stopped", "error", err)
+		}
+	}()
+	log.Info("latchkey listening", "addr", lis.Addr().String())
+	return inst, nil
+}
+
+// loadIssuer takes the newest stored signing key as the active one, creating
+// and storing one on first start; older keys still verify.
+func loadIssuer(ctx context.Context, st store.SigningKeyStore, pol *policy.Policy) (*issuer.Issuer, error) {
+	recs, err := st.ListSigningKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load signing keys: %w", err)
+	}
+	var keys []*issuer.SigningKey
+	for _, r := range recs {
+		k, err := issuer.ParseSigningKey(r.Private)
+		if err != nil {
+			return nil, fmt.Errorf("signing key %s: %w", r.KID, err)
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		k, err := issuer.GenerateSigningKey()
+		if err != nil {
+			return nil, err
+		}
+		der, err := k.MarshalPKCS8()
+		if err != nil {
+			return nil, err
+		}
+		if err := st.PutSigningKey(ctx, store.SigningKeyRecord{KID: k.KID(), Alg: k.Alg(), Private: der, CreatedAt: time.Now()}); err != nil {
+			return nil, fmt.Errorf("store signing key: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	active := keys[len(keys)-1]
+	return issuer.New(issuer.Config{
+		Issuer: pol.Issuer,
+		Leeway: pol.Tokens.Leeway,
+		MaxTTL: pol.Tokens.MaxTTL,
+	}, active, keys[:len(keys)-1]...)
+}
+
+// wait blocks until ctx ends (main cancels it on SIGINT or SIGTERM), then
+// stops gracefully and closes the store, so every acknowledged write is on disk.
+func (in *instance) wait(ctx context.Context) error {
+	<-ctx.Done()
+	in.log.Info("shutting down")
+	return in.close()
+}
+
+func (in *instance) close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	in.srv.Stop(ctx)
+	if err := in.store.Close(); err != nil && !errors.Is(err, store.ErrUnavailable) {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var lvl slog.Level
+	switch level {
+	case "debug":
+		lvl = slog.LevelDebug
+	case "warn":
+		lvl = slog.LevelWarn
+	case "error":
+		lvl = slog.LevelError
+	default:
+		lvl = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl}))
+}

@@ -1,0 +1,148 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/latchkeyhq/latchkey/issuer"
+	"github.com/latchkeyhq/latchkey/policy"
+	"github.com/latchkeyhq/latchkey/rootkey"
+	"github.com/latchkeyhq/latchkey/store"
+)
+
+// Request shape limits, checked before any key lookup.
+const (
+	maxRequestScopes    = 100
+	maxRequestAudiences = 100
+	maxStringLen        = 256
+)
+
+// exchangeRequest is an ExchangeToken call in domain terms.
+type exchangeRequest struct {
+	rootKey   string
+	scopes    []string
+	audiences []string
+	ttl       time.Duration
+	caller    Caller
+}
+
+type exchangeResult struct {
+	token issuer.Token
+	keyID string
+	grant policy.Grant
+}
+
+// exchanger turns a root key into a token: parse, look up, prove the secret,
+// check state, expiry and binding, decide the grant, mint.
+type exchanger struct {
+	keys   store.KeyStore
+	pepper rootkey.Pepper
+	issuer *issuer.Issuer
+	policy func() *policy.Policy
+	now    func() time.Time
+	// dummyHash is verified against when a key id is unknown, so that an
+	// unknown id costs the same HMAC as a wrong secret.
+	dummyHash []byte
+}
+
+func (e *exchanger) exchange(ctx context.Context, req exchangeRequest) (exchangeResult, error) {
+	if err := validateShape(req.scopes, req.audiences, req.ttl); err != nil {
+		return exchangeResult{}, err
+	}
+	key, err := rootkey.Parse(req.rootKey)
+	if err != nil {
+		return exchangeResult{}, errInvalidRootKey
+	}
+	rec, err := e.keys.GetKey(ctx, key.ID())
+	if errors.Is(err, store.ErrNotFound) {
+		e.pepper.Verify(key, e.dummyHash)
+		return exchangeResult{}, errInvalidRootKey
+	}
+	if err != nil {
+		return exchangeResult{}, err
+	}
+	if !e.pepper.Verify(key, rec.SecretHash) {
+		return exchangeResult{}, errInvalidRootKey
+	}
+	now := e.now()
+	if !keyUsable(rec, now) {
+		return exchangeResult{}, errInvalidRootKey
+	}
+	if !boundTo(rec.BoundIdentities, req.caller.Identity) {
+		return exchangeResult{}, errNotBound
+	}
+	grant, err := e.policy().Decide(policy.GrantRequest{
+		Scopes:       req.scopes,
+		Audiences:    req.audiences,
+		TTL:          req.ttl,
+		KeyScopes:    rec.Scopes,
+		KeyAudiences: rec.Audiences,
+		KeyMaxTTL:    rec.MaxTTL,
+	})
+	if err != nil {
+		return exchangeResult{}, err
+	}
+	// A token never outlives the key it derives from.
+	if !rec.ExpiresAt.IsZero() {
+		grant.TTL = min(grant.TTL, rec.ExpiresAt.Sub(now).Truncate(time.Second))
+		if grant.TTL <= 0 {
+			return exchangeResult{}, errInvalidRootKey
+		}
+	}
+	tok, err := e.issuer.Mint(issuer.Grant{
+		Subject:        rec.Owner,
+		ClientID:       rec.ID,
+		Audiences:      grant.Audiences,
+		Scopes:         grant.Scopes,
+		TTL:            grant.TTL,
+		CertThumbprint: req.caller.CertThumbprint,
+	})
+	if err != nil {
+		return exchangeResult{}, err
+	}
+	return exchangeResult{token: tok, keyID: rec.ID, grant: grant}, nil
+}
+
+// keyUsable reports whether tokens may be minted from, or stay active for, a key.
+func keyUsable(rec store.KeyRecord, now time.Time) bool {
+	if rec.State != store.KeyStateActive {
+		return false
+	}
+	return rec.ExpiresAt.IsZero() || now.Before(rec.ExpiresAt)
+}
+
+func boundTo(patterns []string, identity string) bool {
+	if len(patterns) == 0 {
+		return true
+	}
+	for _, p := range patterns {
+		if policy.MatchIdentity(p, identity) {
+			return true
+		}
+	}
+	return false
+}
+
+func validateShape(scopes, audiences []string, ttl time.Duration) error {
+	if len(scopes) > maxRequestScopes {
+		return invalidArg("too many scopes (at most 100)")
+	}
+	if len(audiences) > maxRequestAudiences {
+		return invalidArg("too many audiences (at most 100)")
+	}
+	for _, s := range scopes {
+		if s == "" || len(s) > maxStringLen {
+			return invalidArg("scopes must be non-empty strings of at most 256 bytes")
+		}
+	}
+	for _, a := range audiences {
+		if a == "" || len(a) > maxStringLen {
+			return invalidArg("audiences must be non-empty strings of at most 256 bytes")
+		}
+	}
+	if ttl < 0 {
+		return invalidArg("ttl must not be negative")
+	}
+	return nil
+}

@@ -1,0 +1,263 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	adminv1 "github.com/latchkeyhq/latchkey/gen/latchkey/admin/v1"
+	latchkeyv1 "github.com/latchkeyhq/latchkey/gen/latchkey/v1"
+	"github.com/latchkeyhq/latchkey/issuer"
+	"github.com/latchkeyhq/latchkey/pki"
+	"github.com/latchkeyhq/latchkey/policy"
+	"github.com/latchkeyhq/latchkey/rootkey"
+	"github.com/latchkeyhq/latchkey/store"
+	badgerstore "github.com/latchkeyhq/latchkey/store/badger"
+	"github.com/latchkeyhq/latchkey/store/storetest"
+)
+
+// Test identities. The policy below gives each the roles its name says.
+const (
+	idAdmin      = "spiffe://test.local/admin"
+	idIntrospect = "spiffe://test.local/rs/orders"
+	idWorkloadA  = "spiffe://test.local/workload/a"
+	idWorkloadB  = "spiffe://test.local/workload/b"
+	idNobody     = "spiffe://test.local/nobody"
+)
+
+const testPolicy = `
+issuer: https://latchkey.test
+tokens:
+  default_ttl: 10m
+  max_ttl: 1h
+  leeway: 30s
+roles:
+  admin: ["spiffe://test.local/admin"]
+  introspect: ["spiffe://test.local/rs/*"]
+  exchange: ["spiffe://test.local/workload/*"]
+scopes:
+  - name: orders.read
+  - name: orders.write
+  - name: billing.read
+keys:
+  require_binding: false
+  max_lifetime: 0s
+`
+
+// clock is a settable time source shared by the server and the issuer.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// syncBuffer collects log output written from many goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// env is a running server on 127.0.0.1 with a real interceptor chain, a real
+// Badger store on disk and certificates minted for this test.
+type env struct {
+	t       *testing.T
+	ca      *pki.CA
+	addr    string
+	srv     *Server
+	store   *storetest.Faulty
+	lookups *countingKeys
+	pepper  rootkey.Pepper
+	pepperB []byte
+	issuer  *issuer.Issuer
+	clock   *clock
+	logs    *syncBuffer
+	leaves  map[string]*pki.Leaf
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	now := time.Now().Truncate(time.Second)
+	ca, err := pki.NewCA("latchkey test CA", now.Add(-time.Hour), now.Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvLeaf, err := ca.IssueServer(pki.LeafOptions{CommonName: "latchkey", IPs: []net.IP{net.ParseIP("127.0.0.1")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := policy.Parse([]byte(testPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	storeKey := make([]byte, 32)
+	pepperB := make([]byte, 32)
+	rand.Read(storeKey)
+	rand.Read(pepperB)
+	pepper, err := rootkey.NewPepper(pepperB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := badgerstore.Open(badgerstore.Options{Dir: t.TempDir(), EncryptionKey: storeKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	faulty := storetest.NewFaulty(bs)
+	counting := &countingKeys{Store: faulty}
+	clk := &clock{t: now}
+	sk, err := issuer.GenerateSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, err := issuer.New(issuer.Config{Issuer: pol.Issuer, Leeway: pol.Tokens.Leeway, MaxTTL: pol.Tokens.MaxTTL, Now: clk.Now}, sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsCfg, err := TLSConfig(srvLeaf.TLS, ca.Pool())
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	srv, err := New(Config{
+		TLS: tlsCfg, Store: counting, Pepper: pepper, Issuer: iss, Policy: pol, Now: clk.Now,
+		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(lis)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Stop(ctx)
+		bs.Close()
+	})
+	e := &env{t: t, ca: ca, addr: lis.Addr().String(), srv: srv, store: faulty, lookups: counting,
+		pepper: pepper, pepperB: pepperB, issuer: iss, clock: clk, logs: logs, leaves: map[string]*pki.Leaf{}}
+	for _, id := range []string{idAdmin, idIntrospect, idWorkloadA, idWorkloadB, idNobody} {
+		e.leaves[id] = e.clientLeaf(pki.LeafOptions{URIs: []string{id}})
+	}
+	return e
+}
+
+func (e *env) clientLeaf(o pki.LeafOptions) *pki.Leaf {
+	e.t.Helper()
+	l, err := e.ca.IssueClient(o)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return l
+}
+
+// dialTLS connects with an arbitrary client TLS config.
+func (e *env) dialTLS(cfg *tls.Config) *grpc.ClientConn {
+	e.t.Helper()
+	conn, err := grpc.NewClient(e.addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func (e *env) clientTLS(leaf *pki.Leaf) *tls.Config {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: e.ca.Pool()}
+	if leaf != nil {
+		cfg.Certificates = []tls.Certificate{leaf.TLS}
+	}
+	return cfg
+}
+
+// conn dials as one of the test identities.
+func (e *env) conn(id string) *grpc.ClientConn {
+	return e.dialTLS(e.clientTLS(e.leaves[id]))
+}
+
+func (e *env) tokens(id string) latchkeyv1.TokenServiceClient {
+	return latchkeyv1.NewTokenServiceClient(e.conn(id))
+}
+
+func (e *env) admin() adminv1.KeyServiceClient {
+	return adminv1.NewKeyServiceClient(e.conn(idAdmin))
+}
+
+// createKey makes a key through the admin API and returns its secret text.
+func (e *env) createKey(req *adminv1.CreateKeyRequest) (string, *adminv1.Key) {
+	e.t.Helper()
+	if req.Owner == "" {
+		req.Owner = "orders-team"
+	}
+	if req.Scopes == nil {
+		req.Scopes = []string{"orders.read", "orders.write"}
+	}
+	if req.Audiences == nil {
+		req.Audiences = []string{"orders-api"}
+	}
+	resp, err := e.admin().CreateKey(ctx(e.t), req)
+	if err != nil {
+		e.t.Fatalf("CreateKey: %v", err)
+	}
+	return resp.GetRootKey(), resp.GetKey()
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// countingKeys counts key lookups so tests can prove malformed keys never
+// reach the store.
+type countingKeys struct {
+	store.Store
+	mu   sync.Mutex
+	gets int
+}
+
+func (c *countingKeys) GetKey(ctx context.Context, id string) (store.KeyRecord, error) {
+	c.mu.Lock()
+	c.gets++
+	c.mu.Unlock()
+	return c.Store.GetKey(ctx, id)
+}
+
+func (c *countingKeys) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gets
+}

@@ -1,0 +1,50 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/latchkeyhq/latchkey/issuer"
+	"github.com/latchkeyhq/latchkey/store"
+)
+
+// errInactive is every reason a token is not active; it is never shown.
+var errInactive = errors.New("token is not active")
+
+// introspector decides whether a token is active: strict verification, then
+// the revocation list and the state of the root key it derives from. A store
+// failure is an error, never "active": introspection fails closed.
+type introspector struct {
+	issuer      *issuer.Issuer
+	keys        store.KeyStore
+	revocations store.RevocationStore
+	now         func() time.Time
+}
+
+func (in *introspector) introspect(ctx context.Context, raw string) (issuer.Claims, error) {
+	claims, err := in.issuer.Verify(raw, issuer.VerifyOptions{})
+	if err != nil {
+		return issuer.Claims{}, errInactive
+	}
+	revoked, err := in.revocations.IsTokenRevoked(ctx, claims.JTI)
+	if err != nil {
+		return issuer.Claims{}, err
+	}
+	if revoked {
+		return issuer.Claims{}, errInactive
+	}
+	// Revoking, disabling or expiring a root key cascades to every token
+	// minted from it: the key's state is checked on every introspection.
+	rec, err := in.keys.GetKey(ctx, claims.ClientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return issuer.Claims{}, errInactive
+	}
+	if err != nil {
+		return issuer.Claims{}, err
+	}
+	if !keyUsable(rec, in.now()) {
+		return issuer.Claims{}, errInactive
+	}
+	return claims, nil
+}
