@@ -57,6 +57,8 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		return status.Error(codes.InvalidArgument, argErr.msg)
 	case errors.Is(err, policy.ErrInvalidRequest):
 		return status.Error(codes.InvalidArgument, err.Error())
+	case errors.Is(err, store.ErrInvalidArgument):
+		return status.Error(codes.InvalidArgument, "invalid argument")
 	case errors.Is(err, store.ErrInvalidPageToken):
 		return status.Error(codes.InvalidArgument, "invalid page token")
 	case errors.Is(err, store.ErrNotFound):

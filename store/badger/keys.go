@@ -1,0 +1,187 @@
+package badger
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/latchkeyhq/latchkey/store"
+)
+
+func keyKey(id string) []byte { return []byte(keyPrefix + id) }
+
+// CreateKey stores rec, or returns store.ErrAlreadyExists if its ID is taken.
+func (s *Store) CreateKey(ctx context.Context, rec store.KeyRecord) error {
+	if err := rec.Validate(); err != nil {
+		return err
+	}
+	val, err := encodeKey(rec)
+	if err != nil {
+		return err
+	}
+	done, err := s.enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return s.update(ctx, func(txn *badger.Txn) error {
+		_, found, err := get(txn, keyKey(rec.ID))
+		if err != nil {
+			return err
+		}
+		if found {
+			return fmt.Errorf("%w: key %q", store.ErrAlreadyExists, rec.ID)
+		}
+		return set(txn, badger.NewEntry(keyKey(rec.ID), val))
+	})
+}
+
+// GetKey returns the record with the given id, or store.ErrNotFound.
+func (s *Store) GetKey(ctx context.Context, id string) (store.KeyRecord, error) {
+	if err := store.CheckID("key id", id); err != nil {
+		return store.KeyRecord{}, err
+	}
+	done, err := s.enter(ctx)
+	if err != nil {
+		return store.KeyRecord{}, err
+	}
+	defer done()
+	var rec store.KeyRecord
+	err = s.view(func(txn *badger.Txn) error {
+		rec, err = readKey(txn, id)
+		return err
+	})
+	return rec, err
+}
+
+func readKey(txn *badger.Txn, id string) (store.KeyRecord, error) {
+	val, found, err := get(txn, keyKey(id))
+	if err != nil {
+		return store.KeyRecord{}, err
+	}
+	if !found {
+		return store.KeyRecord{}, fmt.Errorf("%w: key %q", store.ErrNotFound, id)
+	}
+	return decodeKey(id, val)
+}
+
+// UpdateKey applies fn to the current record and stores the result in one
+// transaction. fn sees a fresh copy on every attempt, so it may run more
+// than once and must not have side effects beyond the record.
+func (s *Store) UpdateKey(ctx context.Context, id string, fn func(*store.KeyRecord) error) (store.KeyRecord, error) {
+	if err := store.CheckID("key id", id); err != nil {
+		return store.KeyRecord{}, err
+	}
+	done, err := s.enter(ctx)
+	if err != nil {
+		return store.KeyRecord{}, err
+	}
+	defer done()
+	var out store.KeyRecord
+	err = s.update(ctx, func(txn *badger.Txn) error {
+		rec, err := readKey(txn, id)
+		if err != nil {
+			return err
+		}
+		if err := fn(&rec); err != nil {
+			return err
+		}
+		if rec.ID != id {
+			return fmt.Errorf("%w: update may not change key id %q", store.ErrInvalidArgument, id)
+		}
+		if err := rec.Validate(); err != nil {
+			return err
+		}
+		val, err := encodeKey(rec)
+		if err != nil {
+			return err
+		}
+		out = rec
+		return set(txn, badger.NewEntry(keyKey(id), val))
+	})
+	if err != nil {
+		return store.KeyRecord{}, err
+	}
+	// fn may have kept a pointer to the record it was given.
+	return out.Clone(), nil
+}
+
+// ListKeys returns one page of records ordered by ID (byte order).
+func (s *Store) ListKeys(ctx context.Context, q store.KeyQuery) (store.KeyPage, error) {
+	if q.State > store.KeyStateExpired {
+		return store.KeyPage{}, fmt.Errorf("%w: unknown key state %v", store.ErrInvalidArgument, q.State)
+	}
+	size := q.PageSize
+	switch {
+	case size <= 0:
+		size = store.DefaultPageSize
+	case size > store.MaxPageSize:
+		size = store.MaxPageSize
+	}
+	start := []byte(keyPrefix)
+	if q.PageToken != "" {
+		lastID, err := decodePageToken(q.PageToken)
+		if err != nil {
+			return store.KeyPage{}, err
+		}
+		// The smallest key after key/<lastID>.
+		start = append(keyKey(lastID), 0)
+	}
+	done, err := s.enter(ctx)
+	if err != nil {
+		return store.KeyPage{}, err
+	}
+	defer done()
+
+	var page store.KeyPage
+	err = s.view(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = []byte(keyPrefix)
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Seek(start); it.ValidForPrefix(opts.Prefix); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			item := it.Item()
+			id := string(item.Key()[len(keyPrefix):])
+			val, err := item.ValueCopy(nil)
+			if err != nil {
+				return unavailable("read", err)
+			}
+			rec, err := decodeKey(id, val)
+			if err != nil {
+				return err
+			}
+			if !matches(q, rec) {
+				continue
+			}
+			if len(page.Keys) == size {
+				// One more match exists, so there is a next page.
+				page.NextPageToken = encodePageToken(page.Keys[size-1].ID)
+				return nil
+			}
+			page.Keys = append(page.Keys, rec)
+		}
+		return nil
+	})
+	if err != nil {
+		return store.KeyPage{}, err
+	}
+	return page, nil
+}
+
+func matches(q store.KeyQuery, rec store.KeyRecord) bool {
+	if q.Owner != "" && rec.Owner != q.Owner {
+		return false
+	}
+	return q.State == store.KeyStateUnspecified || rec.State == q.State
+}
+
+func set(txn *badger.Txn, e *badger.Entry) error {
+	if err := txn.SetEntry(e); err != nil {
+		return unavailable("write", err)
+	}
+	return nil
+}

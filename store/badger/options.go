@@ -1,0 +1,144 @@
+package badger
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// EncryptionKeySize is the only accepted key length: AES-256.
+const EncryptionKeySize = 32
+
+// DefaultGCInterval is how often the value log is garbage-collected when
+// Options.GCInterval is zero.
+const DefaultGCInterval = 5 * time.Minute
+
+// Sizes chosen for a store of small records. Both caches must be non-zero:
+// Badger panics when encryption is on and the block cache is empty, and an
+// empty index cache keeps every table index in memory.
+const (
+	blockCacheSize = 32 << 20
+	indexCacheSize = 16 << 20
+	memTableSize   = 16 << 20
+)
+
+var (
+	// ErrInvalidEncryptionKey means Options.EncryptionKey is not exactly
+	// EncryptionKeySize bytes long.
+	ErrInvalidEncryptionKey = errors.New("badgerstore: encryption key must be exactly 32 bytes (AES-256)")
+	// ErrWrongEncryptionKey means the data directory was written with a
+	// different key (or without one).
+	ErrWrongEncryptionKey = errors.New("badgerstore: encryption key does not match the data directory")
+)
+
+// Options configures Open.
+type Options struct {
+	// Dir is the data directory; it is created if missing.
+	Dir string
+	// EncryptionKey encrypts everything written to Dir. Required, exactly
+	// EncryptionKeySize bytes.
+	EncryptionKey []byte
+	// Logger receives Badger's own warnings and errors; nil discards them.
+	Logger *slog.Logger
+	// InMemory keeps everything in memory and ignores Dir. For tests only:
+	// nothing survives Close.
+	InMemory bool
+	// GCInterval is the value-log garbage-collection period; zero means
+	// DefaultGCInterval.
+	GCInterval time.Duration
+}
+
+func (o Options) validate() error {
+	if len(o.EncryptionKey) != EncryptionKeySize {
+		return fmt.Errorf("%w, got %d bytes", ErrInvalidEncryptionKey, len(o.EncryptionKey))
+	}
+	if !o.InMemory && o.Dir == "" {
+		return errors.New("badgerstore: data directory is required")
+	}
+	if o.GCInterval < 0 {
+		return errors.New("badgerstore: GC interval must not be negative")
+	}
+	return nil
+}
+
+func (o Options) gcInterval() time.Duration {
+	if o.GCInterval == 0 {
+		return DefaultGCInterval
+	}
+	return o.GCInterval
+}
+
+// badgerOptions translates o into Badger's options. It assumes o is valid.
+func (o Options) badgerOptions() badger.Options {
+	dir := o.Dir
+	if o.InMemory {
+		dir = ""
+	}
+	var logger badger.Logger
+	if o.Logger != nil {
+		logger = slogAdapter{o.Logger}
+	}
+	return badger.DefaultOptions(dir).
+		WithInMemory(o.InMemory).
+		// Badger v4 defaults to false; an acknowledged revocation must
+		// survive power loss, not only a process crash.
+		WithSyncWrites(true).
+		// UpdateKey relies on Badger detecting conflicting transactions.
+		WithDetectConflicts(true).
+		// Badger keeps the slice; a copy stops the caller from changing or
+		// zeroing the key under a live database.
+		WithEncryptionKey(append([]byte(nil), o.EncryptionKey...)).
+		WithBlockCacheSize(blockCacheSize).
+		WithIndexCacheSize(indexCacheSize).
+		WithMemTableSize(memTableSize).
+		// Set last: WithLoggingLevel would install Badger's stderr logger,
+		// and the adapter already drops everything below warnings.
+		WithLogger(logger)
+}
+
+// String keeps the encryption key out of anything that prints Options.
+func (o Options) String() string {
+	return fmt.Sprintf("{Dir:%q EncryptionKey:[REDACTED] InMemory:%t GCInterval:%v}",
+		o.Dir, o.InMemory, o.GCInterval)
+}
+
+// GoString keeps %#v from printing the encryption key.
+func (o Options) GoString() string { return "badgerstore.Options" + o.String() }
+
+// Format makes every fmt verb go through String or GoString.
+func (o Options) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		_, _ = fmt.Fprint(f, o.GoString())
+		return
+	}
+	_, _ = fmt.Fprint(f, o.String())
+}
+
+// LogValue keeps slog from printing the encryption key.
+func (o Options) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("dir", o.Dir),
+		slog.String("encryption_key", "[REDACTED]"),
+		slog.Bool("in_memory", o.InMemory),
+		slog.Duration("gc_interval", o.GCInterval),
+	)
+}
+
+// slogAdapter forwards Badger's warnings and errors; its info and debug
+// lines are routine chatter about compactions and are dropped.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Errorf(format string, args ...any) {
+	a.l.Error(strings.TrimSpace(fmt.Sprintf(format, args...)), "component", "badger")
+}
+
+func (a slogAdapter) Warningf(format string, args ...any) {
+	a.l.Warn(strings.TrimSpace(fmt.Sprintf(format, args...)), "component", "badger")
+}
+
+func (slogAdapter) Infof(string, ...any)  {}
+func (slogAdapter) Debugf(string, ...any) {}
