@@ -16,6 +16,9 @@ const (
 	maxRequestScopes    = 100
 	maxRequestAudiences = 100
 	maxStringLen        = 256
+	// maxExchangeBytes bounds a whole ExchangeToken request, well below the
+	// transport cap: a root key, a hundred scopes and audiences fit easily.
+	maxExchangeBytes = 16 << 10
 )
 
 // exchangeRequest is an ExchangeToken call in domain terms.
@@ -25,6 +28,8 @@ type exchangeRequest struct {
 	audiences []string
 	ttl       time.Duration
 	caller    Caller
+	// size is the encoded request size in bytes.
+	size int
 }
 
 type exchangeResult struct {
@@ -49,6 +54,9 @@ type exchanger struct {
 func (e *exchanger) exchange(ctx context.Context, req exchangeRequest) (exchangeResult, error) {
 	if err := validateShape(req.scopes, req.audiences, req.ttl); err != nil {
 		return exchangeResult{}, err
+	}
+	if req.size > maxExchangeBytes {
+		return exchangeResult{}, invalidArg("request too large (at most 16 KiB)")
 	}
 	key, err := rootkey.Parse(req.rootKey)
 	if err != nil {

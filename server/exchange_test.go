@@ -149,6 +149,11 @@ func assertInvalidRootKey(t *testing.T, err error) {
 func TestExchangeRequestErrors(t *testing.T) {
 	e := newEnv(t)
 	key, _ := e.createKey(&adminv1.CreateKeyRequest{BoundIdentities: []string{idWorkloadA}})
+	// 100 scopes of 200 bytes pass the per-field limits but not the size cap.
+	longScopes := make([]string, 100)
+	for i := range longScopes {
+		longScopes[i] = strings.Repeat("s", 199) + string(rune('a'+i%26))
+	}
 	many := make([]string, 5000)
 	for i := range many {
 		many[i] = "orders.read"
@@ -169,6 +174,7 @@ func TestExchangeRequestErrors(t *testing.T) {
 		{"invalid ttl", idWorkloadA, &latchkeyv1.ExchangeTokenRequest{RootKey: key, Ttl: &durationpb.Duration{Seconds: 1, Nanos: -1}}, codes.InvalidArgument, "ttl"},
 		{"empty audience string", idWorkloadA, &latchkeyv1.ExchangeTokenRequest{RootKey: key, Audiences: []string{""}}, codes.InvalidArgument, "audiences"},
 		{"empty scope string", idWorkloadA, &latchkeyv1.ExchangeTokenRequest{RootKey: key, Scopes: []string{""}}, codes.InvalidArgument, "scopes"},
+		{"request too large", idWorkloadA, &latchkeyv1.ExchangeTokenRequest{RootKey: key, Scopes: longScopes}, codes.InvalidArgument, "request too large"},
 		// Past the transport cap gRPC itself refuses the message (SECURITY-CASES L2).
 		{"oversized request", idWorkloadA, &latchkeyv1.ExchangeTokenRequest{RootKey: strings.Repeat("k", DefaultMaxRecvMsgSize+1)}, codes.ResourceExhausted, ""},
 	}

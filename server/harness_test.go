@@ -108,6 +108,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith lets a test register extra services before the server starts.
+func newEnvWith(t *testing.T, register func(*Server)) *env {
+	t.Helper()
 	now := time.Now().Truncate(time.Second)
 	ca, err := pki.NewCA("latchkey test CA", now.Add(-time.Hour), now.Add(24*time.Hour))
 	if err != nil {
@@ -155,6 +161,9 @@ func newEnv(t *testing.T) *env {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if register != nil {
+		register(srv)
 	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

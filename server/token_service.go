@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	latchkeyv1 "github.com/latchkeyhq/latchkey/gen/latchkey/v1"
@@ -29,6 +30,7 @@ func (s *tokenService) ExchangeToken(ctx context.Context, req *latchkeyv1.Exchan
 		scopes:    req.GetScopes(),
 		audiences: req.GetAudiences(),
 		caller:    caller,
+		size:      proto.Size(req),
 	}
 	if d := req.GetTtl(); d != nil {
 		if err := d.CheckValid(); err != nil {
