@@ -59,9 +59,7 @@ func build(f *file) (*Policy, []*FieldError) {
 		scopes = append(scopes, Scope(s))
 	}
 
-	if f.Keys.MaxLifetime < 0 {
-		add("keys.max_lifetime", errors.New("must not be negative"))
-	}
+	keys, owners := buildKeyRules(f.Keys, f.Owners, func(e *FieldError) { errs = append(errs, e) })
 
 	if len(errs) > 0 {
 		return nil, errs
@@ -71,24 +69,21 @@ func build(f *file) (*Policy, []*FieldError) {
 		Tokens: tokens,
 		Roles:  roles,
 		Scopes: scopes,
-		Keys:   KeyRules(f.Keys),
+		Keys:   keys,
+		Owners: owners,
 	}, nil
 }
 
 func buildTokens(f fileTokens, add func(string, error)) TokenRules {
 	t := TokenRules{DefaultTTL: DefaultTokenTTL, MaxTTL: DefaultMaxTTL, Leeway: DefaultLeeway}
-	if f.MaxTTL != nil {
-		t.MaxTTL = *f.MaxTTL
-	}
+	t.MaxTTL = f.MaxTTL.get(t.MaxTTL)
 	if f.DefaultTTL != nil {
-		t.DefaultTTL = *f.DefaultTTL
+		t.DefaultTTL = f.DefaultTTL.get(0)
 	} else if t.MaxTTL >= minTokenTTL {
 		// Setting only max_ttl below the default should not be an error.
 		t.DefaultTTL = min(t.DefaultTTL, t.MaxTTL)
 	}
-	if f.Leeway != nil {
-		t.Leeway = *f.Leeway
-	}
+	t.Leeway = f.Leeway.get(t.Leeway)
 
 	switch {
 	case t.MaxTTL < minTokenTTL:

@@ -1,6 +1,11 @@
 // Package policy is the model of the Latchkey policy file and the decisions
 // made from it: which mTLS identities hold which role, which scopes exist,
-// and what a token minted from a root key may carry (scopes, audiences, TTL).
+// what a token minted from a root key may carry (scopes, audiences, TTL),
+// and the lifecycle rules of root keys, per owner where overridden.
+//
+// Identity patterns are exact DNS names or certificate names, or SPIFFE IDs
+// whose last segment may be a wildcard; an identity that is not a
+// well-formed SPIFFE ID never matches a SPIFFE pattern.
 //
 // The package is pure: apart from Load reading one file it does no I/O, keeps
 // no state between calls, never logs and never imports gRPC. Its errors are

@@ -19,6 +19,7 @@ var (
 	ErrInvalidScope    = errors.New("invalid scope")
 	ErrInvalidAudience = errors.New("invalid audience")
 	ErrInvalidPattern  = errors.New("invalid identity pattern")
+	ErrInvalidSPIFFEID = errors.New("invalid SPIFFE ID")
 )
 
 // Errors of Decide. Their messages are safe to return to the caller.
@@ -58,6 +59,9 @@ type FieldError struct {
 	Line int    // 0 when unknown
 	Path string // empty for problems of the whole document
 	Err  error
+	// at is the path whose line locates the problem, when that is not Path
+	// (an invalid owner name is reported under "owners" but found at its key).
+	at string
 }
 
 func (e *FieldError) Error() string {
@@ -71,12 +75,22 @@ func (e *FieldError) Error() string {
 		msg += "line " + strconv.Itoa(e.Line) + ": "
 	}
 	if e.Path != "" {
-		msg += e.Path + ": "
+		msg += safePath(e.Path) + ": "
 	}
 	return msg + e.Err.Error()
 }
 
 func (e *FieldError) Unwrap() error { return e.Err }
+
+// safePath quotes a path holding whitespace, control or invalid bytes (from
+// an owner or role name), so that an error message cannot be used to forge
+// log lines and what it names is visible.
+func safePath(p string) string {
+	if badText(p) == "" {
+		return p
+	}
+	return quote(p)
+}
 
 // Is makes every FieldError match ErrInvalidPolicy.
 func (e *FieldError) Is(target error) bool { return target == ErrInvalidPolicy }

@@ -71,60 +71,124 @@ func FuzzDecideScopes(f *testing.F) {
 	})
 }
 
-// FuzzMatchIdentity checks that MatchIdentity never panics, agrees with a
-// regular-expression model of the pattern language, and matches a literal
-// pattern exactly when the strings are equal.
+// FuzzMatchIdentity checks that MatchIdentity never panics, never lets an
+// invalid pattern match, and agrees with a regular-expression model of the
+// pattern language.
 //
 // Seeds live in testdata/fuzz/FuzzMatchIdentity.
 func FuzzMatchIdentity(f *testing.F) {
 	f.Fuzz(func(t *testing.T, pattern, identity string) {
 		got := MatchIdentity(pattern, identity)
-		valid := ValidateIdentityPattern(pattern) == nil
-		if !valid {
+		if ValidateIdentityPattern(pattern) != nil {
 			if got {
 				t.Fatalf("invalid pattern %q matched %q", pattern, identity)
 			}
 			return
 		}
-		if !strings.Contains(pattern, "*") {
-			if !MatchIdentity(pattern, pattern) {
-				t.Fatalf("literal pattern %q does not match itself", pattern)
+		if !strings.HasPrefix(pattern, "spiffe://") {
+			if strings.Contains(pattern, "*") {
+				t.Fatalf("literal pattern %q with a wildcard was accepted", pattern)
 			}
 			if got != (pattern == identity) {
 				t.Fatalf("literal pattern %q vs %q: got %v", pattern, identity, got)
 			}
+			return
 		}
-		if want := validIdentity(identity) && modelMatch(pattern, identity); got != want {
+		// Every accepted SPIFFE pattern names SPIFFE IDs once its wildcard is
+		// filled in.
+		prefix, last := splitLast(pattern)
+		if example := pattern; last == "*" || last == "**" {
+			if example = prefix + "x"; !modelSPIFFEID(example) {
+				t.Fatalf("pattern %q accepted but %q is not a SPIFFE ID", pattern, example)
+			}
+		} else if !modelSPIFFEID(example) {
+			t.Fatalf("pattern %q accepted but is not a SPIFFE ID", pattern)
+		}
+		if want := modelSPIFFEID(identity) && modelMatch(pattern, identity); got != want {
 			t.Fatalf("MatchIdentity(%q, %q) = %v, model says %v", pattern, identity, got, want)
 		}
 	})
 }
 
-// modelMatch is an independent statement of the pattern language as an RE2
-// expression (linear time, no backtracking).
-func modelMatch(pattern, identity string) bool {
-	segs := strings.Split(pattern, "/")
-	var b strings.Builder
-	b.WriteString(`\A`)
-	for i, seg := range segs {
-		if i > 0 {
-			b.WriteString("/")
+// FuzzSPIFFEID checks ValidateSPIFFEID against a regular-expression model of
+// the SPIFFE ID grammar, and that a valid ID matches itself and the one- and
+// many-segment wildcards below it, while an invalid one matches nothing.
+//
+// Seeds live in testdata/fuzz/FuzzSPIFFEID.
+func FuzzSPIFFEID(f *testing.F) {
+	f.Fuzz(func(t *testing.T, id string) {
+		err := ValidateSPIFFEID(id)
+		if want := modelSPIFFEID(id); (err == nil) != want {
+			t.Fatalf("ValidateSPIFFEID(%q) = %v, model says valid=%v", id, err, want)
 		}
-		switch {
-		case seg == "**" && i == len(segs)-1:
-			b.WriteString(`[^/]+(?:/[^/]+)*`)
-		case seg == "*":
-			b.WriteString(`[^/]+`)
-		default:
-			parts := strings.Split(seg, "*")
-			for j, part := range parts {
-				if j > 0 {
-					b.WriteString(`[^/]*`)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidSPIFFEID) {
+				t.Fatalf("error %v is not ErrInvalidSPIFFEID", err)
+			}
+			// A string that is not a SPIFFE ID may still be a literal DNS
+			// name pattern; only SPIFFE patterns must refuse it.
+			for _, p := range []string{"spiffe://example.org/**", "spiffe://example.org/*", id, id + "/*", id + "/**"} {
+				if strings.HasPrefix(p, "spiffe://") && MatchIdentity(p, id) {
+					t.Fatalf("invalid ID %q matched %q", id, p)
 				}
-				b.WriteString(regexp.QuoteMeta(part))
+			}
+			return
+		}
+		if len(id) <= MaxIdentityPatternLen && !MatchIdentity(id, id) {
+			t.Fatalf("%q does not match itself", id)
+		}
+		if len(id)+len("/**") > MaxIdentityPatternLen {
+			return
+		}
+		checks := []struct {
+			pattern, identity string
+			want              bool
+		}{
+			{id + "/*", id + "/x", true},
+			{id + "/**", id + "/x", true},
+			{id + "/**", id + "/x/y", true},
+			{id + "/*", id + "/x/y", false},
+			{id + "/*", id, false},
+			{id + "/**", id, false},
+			{id, id + "/x", false},
+		}
+		for _, c := range checks {
+			if got := MatchIdentity(c.pattern, c.identity); got != c.want {
+				t.Fatalf("MatchIdentity(%q, %q) = %v, want %v", c.pattern, c.identity, got, c.want)
 			}
 		}
+	})
+}
+
+// spiffeIDModel is an independent statement of the SPIFFE ID grammar as an
+// RE2 expression (linear time); dot segments and lengths are checked apart.
+var spiffeIDModel = regexp.MustCompile(`\Aspiffe://[a-z0-9._-]+(?:/[a-zA-Z0-9._-]+)+\z`)
+
+func modelSPIFFEID(s string) bool {
+	if len(s) > 2048 || !spiffeIDModel.MatchString(s) {
+		return false
 	}
-	b.WriteString(`\z`)
-	return regexp.MustCompile(b.String()).MatchString(identity)
+	segs := strings.Split(strings.TrimPrefix(s, "spiffe://"), "/")
+	if len(segs[0]) > 255 {
+		return false
+	}
+	for _, seg := range segs[1:] {
+		if seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
+}
+
+// modelMatch states SPIFFE pattern matching as an RE2 expression over an
+// identity already known to be a SPIFFE ID.
+func modelMatch(pattern, identity string) bool {
+	expr := regexp.QuoteMeta(pattern)
+	switch {
+	case strings.HasSuffix(pattern, "/**"):
+		expr = regexp.QuoteMeta(strings.TrimSuffix(pattern, "**")) + `.+`
+	case strings.HasSuffix(pattern, "/*"):
+		expr = regexp.QuoteMeta(strings.TrimSuffix(pattern, "*")) + `[^/]+`
+	}
+	return regexp.MustCompile(`\A` + expr + `\z`).MatchString(identity)
 }

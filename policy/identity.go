@@ -5,9 +5,18 @@ import (
 	"strings"
 )
 
-// ValidateIdentityPattern checks a pattern of mTLS identities: non-empty, at
-// most MaxIdentityPatternLen bytes, visible UTF-8 without whitespace, and
-// "**" only as the whole last segment.
+// ValidateIdentityPattern checks a pattern of mTLS identities. It must be
+// non-empty, at most MaxIdentityPatternLen bytes of visible UTF-8 without
+// whitespace, and either:
+//
+//   - a SPIFFE ID pattern: a SPIFFE ID as ValidateSPIFFEID accepts, whose
+//     last segment may instead be "*" (exactly one more segment) or "**"
+//     (one or more more segments); or
+//   - a DNS name or certificate common name, matched literally, with no "*".
+//
+// No other wildcard exists: a pattern such as "api-*" or one with "*" in the
+// trust domain or mid-path would let a workload pick a name that falls
+// inside someone else's grant.
 func ValidateIdentityPattern(p string) error {
 	switch {
 	case p == "":
@@ -18,99 +27,57 @@ func ValidateIdentityPattern(p string) error {
 	if reason := badText(p); reason != "" {
 		return &valueError{ErrInvalidPattern, p, reason}
 	}
-	for rest, more := p, true; more; {
-		var seg string
-		seg, rest, more = strings.Cut(rest, "/")
-		if !strings.Contains(seg, "**") {
-			continue
+	if strings.HasPrefix(p, spiffeScheme) {
+		if reason := spiffeProblem(p, true); reason != "" {
+			return &valueError{ErrInvalidPattern, p, reason}
 		}
-		if seg != "**" {
-			return &valueError{ErrInvalidPattern, p, `"**" must be a whole segment`}
-		}
-		if more {
-			return &valueError{ErrInvalidPattern, p, `"**" must be the last segment`}
-		}
+		return nil
+	}
+	// A scheme in another case, or with a slash missing, is a SPIFFE ID
+	// written wrongly; as a literal it could never match, so say so.
+	if len(p) >= len("spiffe:") && strings.EqualFold(p[:len("spiffe:")], "spiffe:") {
+		return &valueError{ErrInvalidPattern, p, `a SPIFFE ID pattern must start with "spiffe://" in lower case`}
+	}
+	if i := strings.IndexByte(p, '*'); i >= 0 {
+		return &valueError{ErrInvalidPattern, p, fmt.Sprintf(`wildcard at byte %d: only a spiffe:// pattern may end in "/*" or "/**"`, i)}
 	}
 	return nil
 }
 
-// MatchIdentity reports whether identity matches pattern. Segments are split
-// on "/": a segment "*" matches one non-empty segment, a final "**" matches
-// one or more non-empty segments, and "*" inside a segment matches any run of
-// characters within it. Everything else matches exactly and case-sensitively:
-// SPIFFE paths are case-sensitive, and failing closed on a DNS name written
-// in another case is the safe direction.
+// MatchIdentity reports whether identity matches pattern (see
+// ValidateIdentityPattern). A literal pattern matches the identical string:
+// matching is case-sensitive, since SPIFFE paths are, and failing closed on
+// a DNS name written in another case is the safe direction. A SPIFFE ID
+// pattern matches only an identity that is itself a valid SPIFFE ID, so an
+// identity spelt in an unusual way (a "..", a "//", percent-encoding) never
+// matches anything.
 //
-// An invalid pattern, and an empty, oversized or non-printable identity,
-// never match. Matching is linear in the input: there is no backtracking
-// across segments, and within a segment each literal is found once, left to
-// right.
+// An invalid pattern never matches. MatchIdentity does not panic and runs in
+// time linear in its inputs.
 func MatchIdentity(pattern, identity string) bool {
-	if ValidateIdentityPattern(pattern) != nil || !validIdentity(identity) {
+	if ValidateIdentityPattern(pattern) != nil {
 		return false
 	}
-	if !strings.Contains(pattern, "*") {
+	if !strings.HasPrefix(pattern, spiffeScheme) {
 		return pattern == identity
 	}
-	for {
-		pseg, prest, pmore := strings.Cut(pattern, "/")
-		if pseg == "**" && !pmore {
-			return !hasEmptySegment(identity)
-		}
-		iseg, irest, imore := strings.Cut(identity, "/")
-		if pmore != imore || !matchSegment(pseg, iseg) {
-			return false
-		}
-		if !pmore {
-			return true
-		}
-		pattern, identity = prest, irest
-	}
-}
-
-func validIdentity(id string) bool {
-	return id != "" && len(id) <= maxIdentityLen && badText(id) == ""
-}
-
-// hasEmptySegment reports whether s, split on "/", has an empty segment.
-func hasEmptySegment(s string) bool {
-	return s == "" || s[0] == '/' || s[len(s)-1] == '/' || strings.Contains(s, "//")
-}
-
-// matchSegment matches one segment. Since "*" never crosses a "/", the
-// leftmost occurrence of each literal between stars is always a safe choice,
-// which keeps this linear.
-func matchSegment(p, s string) bool {
-	if p == "*" {
-		return s != ""
-	}
-	first, rest, found := strings.Cut(p, "*")
-	if !found {
-		return p == s
-	}
-	if !strings.HasPrefix(s, first) {
+	if ValidateSPIFFEID(identity) != nil {
 		return false
 	}
-	s = s[len(first):]
-	middle, last := "", rest
-	if i := strings.LastIndexByte(rest, '*'); i >= 0 {
-		middle, last = rest[:i], rest[i+1:]
+	// The identity is valid, so every segment after prefix is non-empty.
+	switch prefix, last := splitLast(pattern); last {
+	case "*":
+		tail, ok := strings.CutPrefix(identity, prefix)
+		return ok && tail != "" && !strings.Contains(tail, "/")
+	case "**":
+		tail, ok := strings.CutPrefix(identity, prefix)
+		return ok && tail != ""
 	}
-	if !strings.HasSuffix(s, last) {
-		return false
-	}
-	s = s[:len(s)-len(last)]
-	for middle != "" {
-		var lit string
-		lit, middle, _ = strings.Cut(middle, "*")
-		if lit == "" {
-			continue
-		}
-		i := strings.Index(s, lit)
-		if i < 0 {
-			return false
-		}
-		s = s[i+len(lit):]
-	}
-	return true
+	return pattern == identity
+}
+
+// splitLast splits p after its last "/".
+func splitLast(p string) (prefix, last string) {
+	i := strings.LastIndexByte(p, '/')
+	return p[:i+1], p[i+1:]
 }

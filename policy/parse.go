@@ -2,6 +2,7 @@ package policy
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -24,27 +24,23 @@ const maxReported = 20
 // file is the YAML schema. Optional durations are pointers so that an
 // explicit "0s" can be told apart from an absent field.
 type file struct {
-	Issuer string              `yaml:"issuer"`
-	Tokens fileTokens          `yaml:"tokens"`
-	Roles  map[string][]string `yaml:"roles"`
-	Scopes []fileScope         `yaml:"scopes"`
-	Keys   fileKeys            `yaml:"keys"`
+	Issuer string                  `yaml:"issuer"`
+	Tokens fileTokens              `yaml:"tokens"`
+	Roles  map[string][]string     `yaml:"roles"`
+	Scopes []fileScope             `yaml:"scopes"`
+	Keys   fileKeyRules            `yaml:"keys"`
+	Owners map[string]fileKeyRules `yaml:"owners"`
 }
 
 type fileTokens struct {
-	DefaultTTL *time.Duration `yaml:"default_ttl"`
-	MaxTTL     *time.Duration `yaml:"max_ttl"`
-	Leeway     *time.Duration `yaml:"leeway"`
+	DefaultTTL *duration `yaml:"default_ttl"`
+	MaxTTL     *duration `yaml:"max_ttl"`
+	Leeway     *duration `yaml:"leeway"`
 }
 
 type fileScope struct {
 	Name        string `yaml:"name"`
 	Description string `yaml:"description"`
-}
-
-type fileKeys struct {
-	RequireBinding bool          `yaml:"require_binding"`
-	MaxLifetime    time.Duration `yaml:"max_lifetime"`
 }
 
 // Parse decodes and validates a policy file, filling defaults. Unknown keys,
@@ -111,7 +107,7 @@ func parse(data []byte, name string) (*Policy, error) {
 	p, errs := build(&raw)
 	if len(errs) > 0 {
 		for _, e := range errs {
-			e.Line = c.lineOf(e.Path)
+			e.Line = c.lineOf(cmp.Or(e.at, e.Path))
 		}
 		slices.SortStableFunc(errs, func(a, b *FieldError) int { return sortLine(a.Line) - sortLine(b.Line) })
 		return nil, problems(errs)

@@ -21,7 +21,7 @@ roles:
   introspect: ["spiffe://example.org/rs/*"]
   exchange:
     - spiffe://example.org/workload/**
-    - api-*.example.org
+    - orders-api.example.org
 scopes:
   - name: orders.read
     description: Read orders
@@ -42,10 +42,10 @@ func TestParseValid(t *testing.T) {
 		Roles: map[Role][]string{
 			RoleAdmin:      {"spiffe://example.org/ops/admin"},
 			RoleIntrospect: {"spiffe://example.org/rs/*"},
-			RoleExchange:   {"spiffe://example.org/workload/**", "api-*.example.org"},
+			RoleExchange:   {"spiffe://example.org/workload/**", "orders-api.example.org"},
 		},
 		Scopes: []Scope{{Name: "orders.read", Description: "Read orders"}, {Name: "orders.write"}},
-		Keys:   KeyRules{RequireBinding: true, MaxLifetime: 720 * time.Hour},
+		Keys:   withKeys(func(k *KeyRules) { k.RequireBinding, k.MaxLifetime = true, 720*time.Hour }),
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Parse =\n%+v\nwant\n%+v", got, want)
@@ -90,10 +90,15 @@ func TestParseDefaults(t *testing.T) {
 			want: TokenRules{DefaultTTL: 10 * time.Minute, MaxTTL: time.Hour, Leeway: 30 * time.Second},
 		},
 		{
+			name: "days in token durations",
+			yaml: "issuer: https://latchkey.example\ntokens:\n  max_ttl: 1d\n  default_ttl: 0d1h\n",
+			want: TokenRules{DefaultTTL: time.Hour, MaxTTL: 24 * time.Hour, Leeway: 30 * time.Second},
+		},
+		{
 			name: "http on 127.0.0.1",
 			yaml: "issuer: http://127.0.0.1:8443\nkeys:\n  max_lifetime: 1h\n",
 			want: TokenRules{DefaultTTL: 10 * time.Minute, MaxTTL: time.Hour, Leeway: 30 * time.Second},
-			keys: KeyRules{MaxLifetime: time.Hour},
+			keys: withKeys(func(k *KeyRules) { k.MaxLifetime = time.Hour }),
 		},
 	}
 	for _, tt := range tests {
@@ -105,11 +110,14 @@ func TestParseDefaults(t *testing.T) {
 			if p.Tokens != tt.want {
 				t.Errorf("Tokens = %+v, want %+v", p.Tokens, tt.want)
 			}
+			if tt.keys == (KeyRules{}) {
+				tt.keys = DefaultKeyRules()
+			}
 			if p.Keys != tt.keys {
 				t.Errorf("Keys = %+v, want %+v", p.Keys, tt.keys)
 			}
-			if len(p.Roles) != 0 || len(p.Scopes) != 0 {
-				t.Errorf("Roles = %v, Scopes = %v, want none", p.Roles, p.Scopes)
+			if len(p.Roles) != 0 || len(p.Scopes) != 0 || p.Owners != nil {
+				t.Errorf("Roles = %v, Scopes = %v, Owners = %v, want none", p.Roles, p.Scopes, p.Owners)
 			}
 		})
 	}
@@ -133,11 +141,11 @@ func TestParseErrors(t *testing.T) {
 		{"null document", "~\n", "policy: line 1: empty document"},
 		{"two documents", iss + "---\n" + iss, "policy: line 2: more than one YAML document"},
 		{"top level list", "- issuer\n", "policy: line 1: the top level must be a mapping"},
-		{"unknown top field", iss + "signing: ES256\n", `policy: line 2: unknown field "signing" (want one of issuer, tokens, roles, scopes, keys)`},
+		{"unknown top field", iss + "signing: ES256\n", `policy: line 2: unknown field "signing" (want one of issuer, tokens, roles, scopes, keys, owners)`},
 		{"unknown token field", iss + "tokens:\n  default_tl: 5m\n", `policy: line 3: tokens: unknown field "default_tl" (want one of default_ttl, max_ttl, leeway)`},
 		{"unknown scope field", iss + "scopes:\n  - name: a\n    descripton: x\n", `policy: line 4: scopes[0]: unknown field "descripton" (want one of name, description)`},
-		{"unknown key field", iss + "keys:\n  rotation: 30d\n", `policy: line 3: keys: unknown field "rotation" (want one of require_binding, max_lifetime)`},
-		{"field name is case-sensitive", "Issuer: https://latchkey.example\n", `policy: line 1: unknown field "Issuer" (want one of issuer, tokens, roles, scopes, keys)`},
+		{"unknown key field", iss + "keys:\n  rotation: 30d\n", `policy: line 3: keys: unknown field "rotation" (want one of ` + keyFields + `)`},
+		{"field name is case-sensitive", "Issuer: https://latchkey.example\n", `policy: line 1: unknown field "Issuer" (want one of issuer, tokens, roles, scopes, keys, owners)`},
 		{"unknown role", iss + "roles:\n  superuser: [x]\n", "policy: line 3: roles.superuser: unknown role (want admin, introspect or exchange)"},
 		{"role in another case", iss + "roles:\n  Admin: [x]\n", "policy: line 3: roles.Admin: unknown role (want admin, introspect or exchange)"},
 		{"missing issuer", "tokens:\n  max_ttl: 1h\n", "policy: issuer: required"},
@@ -152,10 +160,12 @@ func TestParseErrors(t *testing.T) {
 		{"issuer with fragment", "issuer: https://latchkey.example/#x\n", `policy: line 1: issuer: "https://latchkey.example/#x" must not have a fragment`},
 		{"issuer with space", "issuer: 'https://latchkey.example /x'\n", `policy: line 1: issuer: "https://latchkey.example /x": whitespace at byte 24`},
 		{"issuer is a list", "issuer: [a]\n", "policy: line 1: issuer: expected a string, got a list"},
-		{"bare integer duration", iss + "tokens:\n  default_ttl: 600\n", `policy: line 3: tokens.default_ttl: invalid duration "600": write a number with a unit, such as "10m", "30s" or "0s"`},
-		{"bare zero duration", iss + "keys:\n  max_lifetime: 0\n", `policy: line 3: keys.max_lifetime: invalid duration "0": write a number with a unit, such as "10m", "30s" or "0s"`},
-		{"word duration", iss + "tokens:\n  max_ttl: one hour\n", `policy: line 3: tokens.max_ttl: invalid duration "one hour": write a number with a unit, such as "10m", "30s" or "0s"`},
-		{"days are not a unit", iss + "keys:\n  max_lifetime: 90d\n", `policy: line 3: keys.max_lifetime: invalid duration "90d": write a number with a unit, such as "10m", "30s" or "0s"`},
+		{"bare integer duration", iss + "tokens:\n  default_ttl: 600\n", `policy: line 3: tokens.default_ttl: invalid duration "600": write a number with a unit, such as "10m", "30s", "7d" or "0s"`},
+		{"bare zero duration", iss + "keys:\n  max_lifetime: 0\n", `policy: line 3: keys.max_lifetime: invalid duration "0": write a number with a unit, such as "10m", "30s", "7d" or "0s"`},
+		{"word duration", iss + "tokens:\n  max_ttl: one hour\n", `policy: line 3: tokens.max_ttl: invalid duration "one hour": write a number with a unit, such as "10m", "30s", "7d" or "0s"`},
+		{"days after hours", iss + "keys:\n  max_lifetime: 12h1d\n", `policy: line 3: keys.max_lifetime: invalid duration "12h1d": write a number with a unit, such as "10m", "30s", "7d" or "0s"`},
+		{"fractional days", iss + "tokens:\n  max_ttl: 0.5d\n", `policy: line 3: tokens.max_ttl: invalid duration "0.5d": write a number with a unit, such as "10m", "30s", "7d" or "0s"`},
+		{"negative days", iss + "keys:\n  max_lifetime: -1d\n", "policy: line 3: keys.max_lifetime: must not be negative"},
 		{"duration is a mapping", iss + "tokens:\n  leeway: {s: 1}\n", `policy: line 3: tokens.leeway: expected a duration such as "10m", got a mapping`},
 		{"zero default ttl", iss + "tokens:\n  default_ttl: 0s\n", "policy: line 3: tokens.default_ttl: must be at least 1s"},
 		{"negative default ttl", iss + "tokens:\n  default_ttl: -5m\n", "policy: line 3: tokens.default_ttl: must be at least 1s"},
@@ -169,7 +179,10 @@ func TestParseErrors(t *testing.T) {
 		{"quoted bool", iss + "keys:\n  require_binding: \"true\"\n", `policy: line 3: keys.require_binding: expected true or false, got "true"`},
 		{"roles as a list", iss + "roles: [admin]\n", "policy: line 2: roles: expected a mapping, got a list"},
 		{"role as a string", iss + "roles:\n  admin: spiffe://x/y\n", `policy: line 3: roles.admin: expected a list, got "spiffe://x/y"`},
-		{"pattern ** not last", iss + "roles:\n  exchange:\n    - spiffe://a/b\n    - spiffe://a/**/b\n", `policy: line 5: roles.exchange[1]: invalid identity pattern "spiffe://a/**/b": "**" must be the last segment`},
+		{"pattern ** not last", iss + "roles:\n  exchange:\n    - spiffe://a/b\n    - spiffe://a/**/b\n", `policy: line 5: roles.exchange[1]: invalid identity pattern "spiffe://a/**/b": wildcard at byte 11: "*" and "**" are allowed only as the whole last segment`},
+		{"wildcard inside a segment", iss + "roles:\n  exchange:\n    - spiffe://example.org/ns/prod/sa/batch-*\n", `policy: line 4: roles.exchange[0]: invalid identity pattern "spiffe://example.org/ns/prod/sa/batch-*": wildcard at byte 38: "*" and "**" are allowed only as the whole last segment`},
+		{"wildcard dns name", iss + "roles:\n  introspect: ['*.internal.example']\n", `policy: line 3: roles.introspect[0]: invalid identity pattern "*.internal.example": wildcard at byte 0: only a spiffe:// pattern may end in "/*" or "/**"`},
+		{"malformed spiffe pattern", iss + "roles:\n  admin: ['spiffe://example.org/ops/../admin']\n", `policy: line 3: roles.admin[0]: invalid identity pattern "spiffe://example.org/ops/../admin": path segment ".." at byte 25 is not allowed`},
 		{"empty pattern", iss + "roles:\n  admin: [\"\"]\n", `policy: line 3: roles.admin[0]: invalid identity pattern "": must not be empty`},
 		{"null pattern", iss + "roles:\n  admin:\n    - ~\n", "policy: line 4: roles.admin[0]: empty list item"},
 		{"pattern with space", iss + "roles:\n  admin: [\"spiffe://a/b c\"]\n", `policy: line 3: roles.admin[0]: invalid identity pattern "spiffe://a/b c": whitespace at byte 12`},
@@ -184,6 +197,7 @@ func TestParseErrors(t *testing.T) {
 		{"duplicate role", iss + "roles:\n  admin: [a]\n  admin: [b]\n", "policy: line 4: roles.admin: duplicate key (first at line 3)"},
 		{"alias", iss + "roles:\n  admin: &ops [a]\n  exchange: *ops\n", "policy: line 3: roles.admin: anchors, aliases and merge keys are not allowed\npolicy: line 4: roles.exchange: anchors, aliases and merge keys are not allowed"},
 		{"merge key", iss + "keys:\n  <<: {require_binding: true}\n", "policy: line 3: keys: anchors, aliases and merge keys are not allowed"},
+		{"null role name", iss + "roles:\n  null: [a]\n", `policy: line 3: roles: null key "null" (quote it if it is a name)`},
 		{"mapping key", iss + "roles:\n  ? [a]\n  : [b]\n", "policy: line 3: roles: keys must be plain strings"},
 		{"too large", iss + "# " + strings.Repeat("x", maxFileBytes) + "\n", "policy: larger than 1048576 bytes"},
 		{"problems sorted by line", "tokens:\n  leeway: 2m\nscopes:\n  - name: ''\nissuer: ftp://x\n",
@@ -255,14 +269,45 @@ func TestExampleFile(t *testing.T) {
 		Roles: map[Role][]string{
 			RoleAdmin:      {"spiffe://example.org/ops/admin"},
 			RoleIntrospect: {"spiffe://example.org/rs/*", "orders-api.internal.example"},
-			RoleExchange:   {"spiffe://example.org/workload/**", "spiffe://example.org/ns/prod/sa/batch-*"},
+			RoleExchange:   {"spiffe://example.org/workload/**", "spiffe://example.org/ns/prod/sa/*"},
 		},
 		Scopes: []Scope{
 			{Name: "orders.read", Description: "Read orders"},
 			{Name: "orders.write", Description: "Create and update orders"},
 			{Name: "billing.read", Description: "Read invoices"},
 		},
-		Keys: KeyRules{RequireBinding: true, MaxLifetime: 90 * 24 * time.Hour},
+		Keys: KeyRules{
+			RequireBinding:       true,
+			MaxLifetime:          90 * 24 * time.Hour,
+			RotationPeriod:       30 * 24 * time.Hour,
+			UnusedDisableAfter:   60 * 24 * time.Hour,
+			AttestationPeriod:    90 * 24 * time.Hour,
+			DefaultRotationGrace: 24 * time.Hour,
+			MaxRotationGrace:     7 * 24 * time.Hour,
+			DefaultRateLimit:     RateLimit{PerSecond: 10, Burst: 20},
+		},
+		Owners: map[string]KeyRules{
+			"payments-team": {
+				RequireBinding:       true,
+				MaxLifetime:          90 * 24 * time.Hour,
+				RotationPeriod:       7 * 24 * time.Hour,
+				UnusedDisableAfter:   60 * 24 * time.Hour,
+				AttestationPeriod:    90 * 24 * time.Hour,
+				DefaultRotationGrace: 2 * time.Hour,
+				MaxRotationGrace:     7 * 24 * time.Hour,
+				DefaultRateLimit:     RateLimit{PerSecond: 50, Burst: 20},
+			},
+			"batch jobs": {
+				RequireBinding:       false,
+				MaxLifetime:          0,
+				RotationPeriod:       30 * 24 * time.Hour,
+				UnusedDisableAfter:   60 * 24 * time.Hour,
+				AttestationPeriod:    90 * 24 * time.Hour,
+				DefaultRotationGrace: 24 * time.Hour,
+				MaxRotationGrace:     7 * 24 * time.Hour,
+				DefaultRateLimit:     RateLimit{PerSecond: 10, Burst: 20},
+			},
+		},
 	}
 	if !reflect.DeepEqual(p, want) {
 		t.Fatalf("Load =\n%+v\nwant\n%+v", p, want)

@@ -49,6 +49,9 @@ type Policy struct {
 	Roles  map[Role][]string
 	Scopes []Scope
 	Keys   KeyRules
+	// Owners holds the key rules of owners with overrides, each already
+	// merged over Keys. Use KeyRulesFor rather than reading it directly.
+	Owners map[string]KeyRules
 }
 
 // TokenRules are the policy's limits on minted tokens.
@@ -64,11 +67,72 @@ type Scope struct {
 	Description string
 }
 
-// KeyRules constrain root keys created under the policy.
+// KeyRules constrain root keys created under the policy. A zero period
+// switches its rule off.
 type KeyRules struct {
 	RequireBinding bool
 	// MaxLifetime is the longest a root key may live; 0 means no limit.
 	MaxLifetime time.Duration
+	// RotationPeriod is how long after its creation or last rotation a key
+	// is due for rotation.
+	RotationPeriod time.Duration
+	// UnusedDisableAfter is how long a key may go unused before it is disabled.
+	UnusedDisableAfter time.Duration
+	// AttestationPeriod is how often the owner must attest to still needing
+	// the key; a key whose attestation lapses is disabled.
+	AttestationPeriod time.Duration
+	// DefaultRotationGrace is how long the old secret keeps working after a
+	// rotation that names no grace; MaxRotationGrace caps any grace asked for.
+	DefaultRotationGrace time.Duration
+	MaxRotationGrace     time.Duration
+	// DefaultRateLimit applies to a root key created without its own limit.
+	DefaultRateLimit RateLimit
+}
+
+// RateLimit is a token bucket: PerSecond refill rate and Burst capacity.
+type RateLimit struct {
+	PerSecond float64
+	Burst     int
+}
+
+// Defaults and bounds of the key rules.
+const (
+	DefaultRotationGrace    = 24 * time.Hour
+	DefaultMaxRotationGrace = 720 * time.Hour
+	// RotationGraceLimit bounds keys.max_rotation_grace: beyond a year an old
+	// secret living on "in grace" is simply a second key nobody tracks.
+	RotationGraceLimit   = 8760 * time.Hour
+	DefaultRatePerSecond = 10
+	DefaultRateBurst     = 20
+	// MaxRatePerSecond and MaxRateBurst match what the key API accepts, so
+	// that every policy default can also be set on a key.
+	MaxRatePerSecond = 1e6
+	MaxRateBurst     = 1_000_000
+	// MaxOwnerLen matches the longest owner a key may have.
+	MaxOwnerLen = 256
+)
+
+// DefaultKeyRules returns the key rules of a policy that sets none.
+func DefaultKeyRules() KeyRules {
+	return KeyRules{
+		DefaultRotationGrace: DefaultRotationGrace,
+		MaxRotationGrace:     DefaultMaxRotationGrace,
+		DefaultRateLimit:     RateLimit{PerSecond: DefaultRatePerSecond, Burst: DefaultRateBurst},
+	}
+}
+
+// KeyRulesFor returns the rules for keys of owner: the owner's override
+// merged over the policy's keys section, or that section when the owner has
+// no override. Owner names match exactly. A nil policy yields zero rules,
+// under which no rotation grace is allowed.
+func (p *Policy) KeyRulesFor(owner string) KeyRules {
+	if p == nil {
+		return KeyRules{}
+	}
+	if r, ok := p.Owners[owner]; ok {
+		return r
+	}
+	return p.Keys
 }
 
 // HasRole reports whether identity matches any pattern listed for role r.

@@ -6,14 +6,13 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 )
 
 var (
 	typeOfFile     = reflect.TypeFor[file]()
-	typeOfDuration = reflect.TypeFor[time.Duration]()
+	typeOfDuration = reflect.TypeFor[duration]()
 )
 
 // errAlias: anchors, aliases and merge keys let one line silently change
@@ -73,6 +72,16 @@ func (c *checker) check(n *yaml.Node, t reflect.Type, path string) {
 		}
 	case t.Kind() == reflect.String:
 		c.want(n, yaml.ScalarNode, path, "a string")
+	case t.Kind() == reflect.Int:
+		var v int
+		if c.want(n, yaml.ScalarNode, path, "an integer") && (n.ShortTag() != "!!int" || n.Decode(&v) != nil) {
+			c.fail(n.Line, path, fmt.Errorf("expected an integer, got %s", quote(n.Value)))
+		}
+	case t.Kind() == reflect.Float64:
+		tag := n.ShortTag()
+		if c.want(n, yaml.ScalarNode, path, "a number") && tag != "!!int" && tag != "!!float" {
+			c.fail(n.Line, path, fmt.Errorf("expected a number, got %s", quote(n.Value)))
+		}
 	case t.Kind() == reflect.Bool:
 		// Stricter than yaml.v3, which also takes YAML 1.1 spellings such as
 		// "yes" and "on" for a bool field.
@@ -100,14 +109,13 @@ func describe(n *yaml.Node) string {
 	return quote(n.Value)
 }
 
-// checkDuration insists on Go duration syntax with a unit. yaml.v3 refuses
-// bare integers for time.Duration anyway; this says so in plain words.
+// checkDuration insists on a duration with a unit, as parseDuration reads it.
 func (c *checker) checkDuration(n *yaml.Node, path string) {
 	if !c.want(n, yaml.ScalarNode, path, `a duration such as "10m"`) {
 		return
 	}
-	if _, err := time.ParseDuration(n.Value); err != nil || n.ShortTag() != "!!str" {
-		c.fail(n.Line, path, fmt.Errorf(`invalid duration %s: write a number with a unit, such as "10m", "30s" or "0s"`, quote(n.Value)))
+	if _, err := parseDuration(n.Value); err != nil || n.ShortTag() != "!!str" {
+		c.fail(n.Line, path, fmt.Errorf(`invalid duration %s: write a number with a unit, such as "10m", "30s", "7d" or "0s"`, quote(n.Value)))
 	}
 }
 
@@ -152,6 +160,10 @@ func (c *checker) eachPair(n *yaml.Node, path string, fn func(key string, keyNod
 			continue
 		case k.Kind != yaml.ScalarNode:
 			c.fail(k.Line, path, errors.New("keys must be plain strings"))
+			continue
+		case isNull(k):
+			// yaml.v3 would drop the entry without a word.
+			c.fail(k.Line, path, fmt.Errorf("null key %s (quote it if it is a name)", quote(k.Value)))
 			continue
 		}
 		if first, dup := seen[k.Value]; dup {

@@ -11,8 +11,6 @@ const (
 	MaxScopeLen           = 128
 	MaxAudienceLen        = 256
 	MaxIdentityPatternLen = 512
-	// maxIdentityLen is the SPIFFE ID limit; longer identities never match.
-	maxIdentityLen = 2048
 )
 
 // ValidateScope checks a scope token against RFC 6749 §3.3
