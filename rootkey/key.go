@@ -72,11 +72,25 @@ func Generate() (Key, error) {
 	return generate(rand.Reader)
 }
 
-func generate(r io.Reader) (Key, error) {
+// GenerateFor returns a new random secret for an existing key id, as a
+// rotation needs: the id, and so the key's record, stays the same.
+func GenerateFor(id string) (Key, error) {
+	if !ValidID(id) {
+		return Key{}, errCharset
+	}
+	return generateWith(rand.Reader, id)
+}
+
+func generate(r io.Reader) (Key, error) { return generateWith(r, "") }
+
+// generateWith fills the id from r unless one is given.
+func generateWith(r io.Reader, id string) (Key, error) {
 	m := &material{}
 	t := m.text[:]
 	copy(t, Prefix)
-	if err := fillBase62(r, t[len(Prefix):sepPos]); err != nil {
+	if id != "" {
+		copy(t[len(Prefix):sepPos], id)
+	} else if err := fillBase62(r, t[len(Prefix):sepPos]); err != nil {
 		return Key{}, err
 	}
 	t[sepPos] = '_'

@@ -366,3 +366,25 @@ func TestChecksumEncoding(t *testing.T) {
 		})
 	}
 }
+
+func TestGenerateFor(t *testing.T) {
+	a, err := Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := GenerateFor(a.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.ID() != a.ID() || b.Equal(a) {
+		t.Fatalf("GenerateFor kept id %q -> %q, equal=%v; want same id, new secret", a.ID(), b.ID(), b.Equal(a))
+	}
+	if p, err := Parse(b.Reveal()); err != nil || !p.Equal(b) {
+		t.Fatalf("rotated key does not parse back: %v", err)
+	}
+	for _, bad := range []string{"", "short", "aaaaaaaaaaa-", "aaaaaaaaaaaaa"} {
+		if _, err := GenerateFor(bad); !errors.Is(err, ErrMalformed) {
+			t.Errorf("GenerateFor(%q) = %v, want ErrMalformed", bad, err)
+		}
+	}
+}

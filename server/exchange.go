@@ -45,6 +45,7 @@ type exchanger struct {
 	pepper rootkey.Pepper
 	issuer *issuer.Issuer
 	policy func() *policy.Policy
+	usage  UsageTracker
 	now    func() time.Time
 	// dummyHash is verified against when a key id is unknown, so that an
 	// unknown id costs the same HMAC as a wrong secret.
@@ -70,10 +71,10 @@ func (e *exchanger) exchange(ctx context.Context, req exchangeRequest) (exchange
 	if err != nil {
 		return exchangeResult{}, err
 	}
-	if !e.pepper.Verify(key, rec.SecretHash) {
+	now := e.now()
+	if !secretMatches(e.pepper, key, rec, now) {
 		return exchangeResult{}, errInvalidRootKey
 	}
-	now := e.now()
 	if !keyUsable(rec, now) {
 		return exchangeResult{}, errInvalidRootKey
 	}
@@ -109,7 +110,19 @@ func (e *exchanger) exchange(ctx context.Context, req exchangeRequest) (exchange
 	if err != nil {
 		return exchangeResult{}, err
 	}
+	if e.usage != nil {
+		e.usage.Record(rec.ID, now)
+	}
 	return exchangeResult{token: tok, keyID: rec.ID, grant: grant}, nil
+}
+
+// secretMatches accepts the current secret, or during a rotation the
+// previous one strictly before its grace deadline.
+func secretMatches(p rootkey.Pepper, key rootkey.Key, rec store.KeyRecord, now time.Time) bool {
+	if p.Verify(key, rec.SecretHash) {
+		return true
+	}
+	return len(rec.PreviousSecretHash) > 0 && now.Before(rec.GraceDeadline) && p.Verify(key, rec.PreviousSecretHash)
 }
 
 // keyUsable reports whether tokens may be minted from, or stay active for, a key.

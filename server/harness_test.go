@@ -17,6 +17,7 @@ import (
 	adminv1 "github.com/latchkeyhq/latchkey/gen/latchkey/admin/v1"
 	latchkeyv1 "github.com/latchkeyhq/latchkey/gen/latchkey/v1"
 	"github.com/latchkeyhq/latchkey/issuer"
+	"github.com/latchkeyhq/latchkey/lifecycle"
 	"github.com/latchkeyhq/latchkey/pki"
 	"github.com/latchkeyhq/latchkey/policy"
 	"github.com/latchkeyhq/latchkey/rootkey"
@@ -51,6 +52,14 @@ scopes:
 keys:
   require_binding: false
   max_lifetime: 0s
+  default_rotation_grace: 1h
+  max_rotation_grace: 48h
+owners:
+  strict-team:
+    require_binding: true
+    max_lifetime: 720h
+    attestation_period: 240h
+    rotation_period: 720h
 `
 
 // clock is a settable time source shared by the server and the issuer.
@@ -104,6 +113,7 @@ type env struct {
 	clock   *clock
 	logs    *syncBuffer
 	leaves  map[string]*pki.Leaf
+	usage   *lifecycle.Usage
 }
 
 func newEnv(t *testing.T) *env {
@@ -155,8 +165,9 @@ func newEnvWith(t *testing.T, register func(*Server)) *env {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
+	usage := lifecycle.NewUsage(counting)
 	srv, err := New(Config{
-		TLS: tlsCfg, Store: counting, Pepper: pepper, Issuer: iss, Policy: pol, Now: clk.Now,
+		TLS: tlsCfg, Store: counting, Pepper: pepper, Issuer: iss, Policy: pol, Now: clk.Now, Usage: usage,
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
@@ -176,7 +187,7 @@ func newEnvWith(t *testing.T, register func(*Server)) *env {
 		srv.Stop(ctx)
 		bs.Close()
 	})
-	e := &env{t: t, ca: ca, addr: lis.Addr().String(), srv: srv, store: faulty, lookups: counting,
+	e := &env{t: t, ca: ca, usage: usage, addr: lis.Addr().String(), srv: srv, store: faulty, lookups: counting,
 		pepper: pepper, pepperB: pepperB, issuer: iss, clock: clk, logs: logs, leaves: map[string]*pki.Leaf{}}
 	for _, id := range []string{idAdmin, idIntrospect, idWorkloadA, idWorkloadB, idNobody} {
 		e.leaves[id] = e.clientLeaf(pki.LeafOptions{URIs: []string{id}})

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 	"unicode"
 
@@ -11,7 +12,6 @@ import (
 
 	adminv1 "github.com/latchkeyhq/latchkey/gen/latchkey/admin/v1"
 	"github.com/latchkeyhq/latchkey/policy"
-	"github.com/latchkeyhq/latchkey/rootkey"
 	"github.com/latchkeyhq/latchkey/store"
 )
 
@@ -28,31 +28,22 @@ func newKeyRecord(req *adminv1.CreateKeyRequest, pol *policy.Policy, now time.Ti
 	if err := checkText("owner", req.GetOwner(), 1, maxOwnerLen); err != nil {
 		return nil, err
 	}
+	rules := pol.KeyRulesFor(req.GetOwner())
 	if err := checkText("description", req.GetDescription(), 0, maxDescriptionLen); err != nil {
 		return nil, err
 	}
-	if len(req.GetLabels()) > maxLabels {
-		return nil, invalidArg("at most 64 labels")
-	}
-	for k, v := range req.GetLabels() {
-		if err := checkText("label name", k, 1, 63); err != nil {
-			return nil, err
-		}
-		if err := checkText("label value", v, 0, maxStringLen); err != nil {
-			return nil, err
-		}
+	if err := checkLabels(req.GetLabels()); err != nil {
+		return nil, err
 	}
 	scopes, err := keyScopes(req.GetScopes(), pol)
 	if err != nil {
 		return nil, err
 	}
-	if len(req.GetAudiences()) == 0 {
-		return nil, invalidArg("at least one audience is required")
-	}
-	if err := validateShape(nil, req.GetAudiences(), 0); err != nil {
+	audiences, err := keyAudiences(req.GetAudiences())
+	if err != nil {
 		return nil, err
 	}
-	bindings, err := keyBindings(req.GetBoundIdentities(), pol)
+	bindings, err := keyBindings(req.GetBoundIdentities(), rules)
 	if err != nil {
 		return nil, err
 	}
@@ -60,16 +51,26 @@ func newKeyRecord(req *adminv1.CreateKeyRequest, pol *policy.Policy, now time.Ti
 	if err != nil {
 		return nil, err
 	}
-	expires, err := keyExpiry(req, pol, now)
+	expires, err := keyExpiry(req.GetExpiresAt(), req.GetLifetime(), rules, now)
+	if err != nil {
+		return nil, err
+	}
+	rotation, err := keyRotationPeriod(req.GetRotationPeriod())
+	if err != nil {
+		return nil, err
+	}
+	limit, err := keyRateLimit(req.GetRateLimit())
 	if err != nil {
 		return nil, err
 	}
 	return &store.KeyRecord{
+		RotationPeriod:  rotation,
+		RateLimit:       limit,
 		Owner:           req.GetOwner(),
 		Description:     req.GetDescription(),
 		Labels:          req.GetLabels(),
 		Scopes:          scopes,
-		Audiences:       sortedUnique(req.GetAudiences()),
+		Audiences:       audiences,
 		BoundIdentities: bindings,
 		MaxTTL:          maxTTL,
 		State:           store.KeyStateActive,
@@ -93,6 +94,34 @@ func checkText(field, s string, minLen, maxLen int) error {
 	return nil
 }
 
+func checkLabels(labels map[string]string) error {
+	if len(labels) > maxLabels {
+		return invalidArg("at most 64 labels")
+	}
+	for k, v := range labels {
+		if err := checkText("label name", k, 1, 63); err != nil {
+			return err
+		}
+		if strings.ContainsRune(k, '=') {
+			return invalidArg("label name must not contain '='")
+		}
+		if err := checkText("label value", v, 0, maxStringLen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func keyAudiences(auds []string) ([]string, error) {
+	if len(auds) == 0 {
+		return nil, invalidArg("at least one audience is required")
+	}
+	if err := validateShape(nil, auds, 0); err != nil {
+		return nil, err
+	}
+	return sortedUnique(auds), nil
+}
+
 func keyScopes(scopes []string, pol *policy.Policy) ([]string, error) {
 	if len(scopes) == 0 {
 		return nil, invalidArg("at least one scope is required")
@@ -111,7 +140,7 @@ func keyScopes(scopes []string, pol *policy.Policy) ([]string, error) {
 	return sortedUnique(scopes), nil
 }
 
-func keyBindings(ids []string, pol *policy.Policy) ([]string, error) {
+func keyBindings(ids []string, rules policy.KeyRules) ([]string, error) {
 	if len(ids) > maxBindings {
 		return nil, invalidArg("too many bound identities (at most 100)")
 	}
@@ -120,7 +149,7 @@ func keyBindings(ids []string, pol *policy.Policy) ([]string, error) {
 			return nil, invalidArg(fmt.Sprintf("invalid bound identity %q", p))
 		}
 	}
-	if len(ids) == 0 && pol.Keys.RequireBinding {
+	if len(ids) == 0 && rules.RequireBinding {
 		return nil, invalidArg("the policy requires at least one bound identity")
 	}
 	return sortedUnique(ids), nil
@@ -139,109 +168,62 @@ func keyMaxTTL(d *durationpb.Duration, pol *policy.Policy) (time.Duration, error
 	return d.AsDuration(), nil
 }
 
-func keyExpiry(req *adminv1.CreateKeyRequest, pol *policy.Policy, now time.Time) (time.Time, error) {
+func keyExpiry(at *timestamppb.Timestamp, lifetime *durationpb.Duration, rules policy.KeyRules, now time.Time) (time.Time, error) {
 	var expires time.Time
 	switch {
-	case req.GetExpireTime() != nil && req.GetLifetime() != nil:
-		return time.Time{}, invalidArg("set expire_time or lifetime, not both")
-	case req.GetExpireTime() != nil:
-		if err := req.GetExpireTime().CheckValid(); err != nil {
-			return time.Time{}, invalidArg("expire_time is not a valid timestamp")
+	case at != nil && lifetime != nil:
+		return time.Time{}, invalidArg("set expires_at or lifetime, not both")
+	case at != nil:
+		if err := at.CheckValid(); err != nil {
+			return time.Time{}, invalidArg("expires_at is not a valid timestamp")
 		}
-		expires = req.GetExpireTime().AsTime()
+		expires = at.AsTime()
 		if !expires.After(now) {
-			return time.Time{}, invalidArg("expire_time must be in the future")
+			return time.Time{}, invalidArg("expires_at must be in the future")
 		}
-	case req.GetLifetime() != nil:
-		if err := req.GetLifetime().CheckValid(); err != nil || req.GetLifetime().AsDuration() <= 0 {
+	case lifetime != nil:
+		if err := lifetime.CheckValid(); err != nil || lifetime.AsDuration() <= 0 {
 			return time.Time{}, invalidArg("lifetime must be a positive duration")
 		}
-		expires = now.Add(req.GetLifetime().AsDuration())
+		expires = now.Add(lifetime.AsDuration())
 	}
-	if limit := pol.Keys.MaxLifetime; limit > 0 {
+	if limit := rules.MaxLifetime; limit > 0 {
 		latest := now.Add(limit)
 		if expires.IsZero() {
 			return latest, nil
 		}
 		if expires.After(latest) {
-			return time.Time{}, invalidArg(fmt.Sprintf("key lifetime exceeds the policy maximum of %s", limit))
+			return time.Time{}, invalidArg(fmt.Sprintf("key lifetime exceeds the policy maximum of %s (keys.max_lifetime)", limit))
 		}
 	}
 	return expires, nil
+}
+
+// maxRotationPeriod bounds a key's own rotation period.
+const maxRotationPeriod = 10 * 365 * 24 * time.Hour
+
+func keyRotationPeriod(d *durationpb.Duration) (time.Duration, error) {
+	if d == nil {
+		return 0, nil
+	}
+	if err := d.CheckValid(); err != nil || d.AsDuration() < time.Second || d.AsDuration() > maxRotationPeriod {
+		return 0, invalidArg("rotation_period must be between 1s and 10 years")
+	}
+	return d.AsDuration(), nil
+}
+
+func keyRateLimit(r *adminv1.RateLimit) (store.RateLimit, error) {
+	if r == nil {
+		return store.RateLimit{}, nil
+	}
+	if !(r.GetPerSecond() > 0 && r.GetPerSecond() <= 1e6) || r.GetBurst() < 1 || r.GetBurst() > 1e6 {
+		return store.RateLimit{}, invalidArg("rate_limit needs per_second in (0, 1e6] and burst in [1, 1e6]")
+	}
+	return store.RateLimit{PerSecond: r.GetPerSecond(), Burst: int(r.GetBurst())}, nil
 }
 
 func sortedUnique(in []string) []string {
 	out := slices.Clone(in)
 	slices.Sort(out)
 	return slices.Compact(out)
-}
-
-func keyToProto(r *store.KeyRecord) *adminv1.Key {
-	k := &adminv1.Key{
-		KeyId:            r.ID,
-		Prefix:           rootkey.Prefix + r.ID + "_",
-		Owner:            r.Owner,
-		Description:      r.Description,
-		Labels:           r.Labels,
-		Scopes:           r.Scopes,
-		Audiences:        r.Audiences,
-		BoundIdentities:  r.BoundIdentities,
-		State:            stateToProto(r.State),
-		RevocationReason: reasonToProto(r.RevocationReason),
-		CreateTime:       optTime(r.CreatedAt),
-		ExpireTime:       optTime(r.ExpiresAt),
-		RevokeTime:       optTime(r.RevokedAt),
-		CreatedBy:        r.CreatedBy,
-	}
-	if r.MaxTTL > 0 {
-		k.MaxTtl = durationpb.New(r.MaxTTL)
-	}
-	return k
-}
-
-func optTime(t time.Time) *timestamppb.Timestamp {
-	if t.IsZero() {
-		return nil
-	}
-	return timestamppb.New(t)
-}
-
-var stateMap = map[store.KeyState]adminv1.KeyState{
-	store.KeyStateActive:   adminv1.KeyState_KEY_STATE_ACTIVE,
-	store.KeyStateDisabled: adminv1.KeyState_KEY_STATE_DISABLED,
-	store.KeyStateRevoked:  adminv1.KeyState_KEY_STATE_REVOKED,
-	store.KeyStateExpired:  adminv1.KeyState_KEY_STATE_EXPIRED,
-}
-
-var reasonMap = map[store.RevocationReason]adminv1.RevocationReason{
-	store.ReasonCompromised:    adminv1.RevocationReason_REVOCATION_REASON_COMPROMISED,
-	store.ReasonLeaked:         adminv1.RevocationReason_REVOCATION_REASON_LEAKED,
-	store.ReasonDecommissioned: adminv1.RevocationReason_REVOCATION_REASON_DECOMMISSIONED,
-	store.ReasonSuperseded:     adminv1.RevocationReason_REVOCATION_REASON_SUPERSEDED,
-	store.ReasonOther:          adminv1.RevocationReason_REVOCATION_REASON_OTHER,
-}
-
-func stateToProto(s store.KeyState) adminv1.KeyState { return stateMap[s] }
-
-func reasonToProto(r store.RevocationReason) adminv1.RevocationReason { return reasonMap[r] }
-
-func stateFromProto(s adminv1.KeyState) (store.KeyState, error) {
-	if s == adminv1.KeyState_KEY_STATE_UNSPECIFIED {
-		return store.KeyStateUnspecified, nil
-	}
-	for k, v := range stateMap {
-		if v == s {
-			return k, nil
-		}
-	}
-	return 0, invalidArg("unknown key state")
-}
-
-func reasonFromProto(r adminv1.RevocationReason) (store.RevocationReason, error) {
-	for k, v := range reasonMap {
-		if v == r {
-			return k, nil
-		}
-	}
-	return 0, invalidArg("reason is required: compromised, leaked, decommissioned, superseded or other")
 }

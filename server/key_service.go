@@ -4,13 +4,22 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"time"
 
 	adminv1 "github.com/latchkeyhq/latchkey/gen/latchkey/admin/v1"
+	"github.com/latchkeyhq/latchkey/lifecycle"
 	"github.com/latchkeyhq/latchkey/policy"
 	"github.com/latchkeyhq/latchkey/rootkey"
 	"github.com/latchkeyhq/latchkey/store"
 )
+
+// UsageTracker counts exchanges in memory; the inventory adds what it has not
+// written yet.
+type UsageTracker interface {
+	Record(keyID string, at time.Time)
+	Pending(keyID string) (last time.Time, count uint64)
+}
 
 // keyService implements latchkey.admin.v1.KeyService.
 type keyService struct {
@@ -20,22 +29,30 @@ type keyService struct {
 	keys   store.KeyStore
 	pepper rootkey.Pepper
 	policy func() *policy.Policy
+	usage  UsageTracker
 	now    func() time.Time
+}
+
+// view maps a record for a response, with pending usage and policy due dates.
+func (s *keyService) view(rec store.KeyRecord) *adminv1.Key {
+	return keyToProto(withPendingUsage(rec, s.usage), s.policy().KeyRulesFor(rec.Owner))
 }
 
 func (s *keyService) CreateKey(ctx context.Context, req *adminv1.CreateKeyRequest) (*adminv1.CreateKeyResponse, error) {
 	caller, _ := CallerFromContext(ctx)
-	rec, err := newKeyRecord(req, s.policy(), s.now())
+	now := s.now()
+	rec, err := newKeyRecord(req, s.policy(), now)
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
 	rec.CreatedBy = caller.Identity
+	rec.AddEvent(store.KeyEvent{At: now, Action: "created", Actor: caller.Identity})
 	key, err := s.insert(ctx, rec)
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
 	s.log.InfoContext(ctx, "root key created", "key_id", key.ID(), "owner", rec.Owner)
-	return &adminv1.CreateKeyResponse{Key: keyToProto(rec), RootKey: key.Reveal()}, nil
+	return &adminv1.CreateKeyResponse{Key: s.view(*rec), RootKey: key.Reveal()}, nil
 }
 
 // insert generates a key for rec and stores it; a colliding id (62^12
@@ -58,61 +75,96 @@ func (s *keyService) insert(ctx context.Context, rec *store.KeyRecord) (rootkey.
 }
 
 func (s *keyService) GetKey(ctx context.Context, req *adminv1.GetKeyRequest) (*adminv1.GetKeyResponse, error) {
-	if !rootkey.ValidID(req.GetKeyId()) {
-		return nil, toStatus(ctx, s.log, invalidArg("key_id must be 12 base62 characters"))
-	}
-	rec, err := s.keys.GetKey(ctx, req.GetKeyId())
+	rec, err := s.get(ctx, req.GetKeyId())
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	return &adminv1.GetKeyResponse{Key: keyToProto(&rec)}, nil
+	return &adminv1.GetKeyResponse{Key: s.view(rec)}, nil
+}
+
+func (s *keyService) get(ctx context.Context, id string) (store.KeyRecord, error) {
+	if !rootkey.ValidID(id) {
+		return store.KeyRecord{}, invalidArg("key_id must be 12 base62 characters")
+	}
+	return s.keys.GetKey(ctx, id)
 }
 
 func (s *keyService) ListKeys(ctx context.Context, req *adminv1.ListKeysRequest) (*adminv1.ListKeysResponse, error) {
-	if req.GetPageSize() < 0 {
-		return nil, toStatus(ctx, s.log, invalidArg("page_size must not be negative"))
-	}
-	state, err := stateFromProto(req.GetState())
+	q, err := s.listQuery(req)
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	page, err := s.keys.ListKeys(ctx, store.KeyQuery{
-		Owner:     req.GetOwner(),
-		State:     state,
-		PageSize:  int(req.GetPageSize()),
-		PageToken: req.GetPageToken(),
-	})
+	page, err := s.keys.ListKeys(ctx, q)
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
 	out := &adminv1.ListKeysResponse{NextPageToken: page.NextPageToken}
-	for i := range page.Keys {
-		out.Keys = append(out.Keys, keyToProto(&page.Keys[i]))
+	for _, rec := range page.Keys {
+		out.Keys = append(out.Keys, s.view(rec))
 	}
 	return out, nil
 }
 
-func (s *keyService) RevokeKey(ctx context.Context, req *adminv1.RevokeKeyRequest) (*adminv1.RevokeKeyResponse, error) {
-	if !rootkey.ValidID(req.GetKeyId()) {
-		return nil, toStatus(ctx, s.log, invalidArg("key_id must be 12 base62 characters"))
+// listQuery turns the request into a store query. Filters that depend on
+// the policy or on usage not yet written run as a predicate inside the scan,
+// so pages stay full and page tokens stay exact.
+func (s *keyService) listQuery(req *adminv1.ListKeysRequest) (store.KeyQuery, error) {
+	if req.GetPageSize() < 0 {
+		return store.KeyQuery{}, invalidArg("page_size must not be negative")
 	}
-	reason, err := reasonFromProto(req.GetReason())
+	state, err := stateFromProto(req.GetState())
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return store.KeyQuery{}, err
 	}
-	now := s.now()
-	rec, err := s.keys.UpdateKey(ctx, req.GetKeyId(), func(r *store.KeyRecord) error {
-		if r.State == store.KeyStateRevoked {
-			return nil // idempotent: the first revocation's reason and time stand
+	q := store.KeyQuery{Owner: req.GetOwner(), State: state, Label: req.GetLabel(),
+		PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken()}
+	if t := req.GetExpiringBefore(); t != nil {
+		q.ExpiringBefore = t.AsTime()
+	}
+	var unusedSince time.Time
+	if t := req.GetUnusedSince(); t != nil {
+		unusedSince = t.AsTime()
+	}
+	rotationDue, attestationDue := req.GetRotationDue(), req.GetAttestationDue()
+	if unusedSince.IsZero() && !rotationDue && !attestationDue {
+		return q, nil
+	}
+	now, pol := s.now(), s.policy()
+	q.Match = func(rec store.KeyRecord) bool {
+		rec = withPendingUsage(rec, s.usage)
+		rules := pol.KeyRulesFor(rec.Owner)
+		live := rec.State == store.KeyStateActive || rec.State == store.KeyStateDisabled
+		switch {
+		case !unusedSince.IsZero() && !lastUse(rec).Before(unusedSince):
+			return false
+		case rotationDue && !(live && due(lifecycle.RotationDueAt(rec, rules), now)):
+			return false
+		case attestationDue && !(live && due(lifecycle.AttestationDueAt(rec, rules), now)):
+			return false
 		}
-		r.State = store.KeyStateRevoked
-		r.RevocationReason = reason
-		r.RevokedAt = now
-		return nil
-	})
+		return true
+	}
+	return q, nil
+}
+
+// lastUse is when the key was last used, or created if never used.
+func lastUse(rec store.KeyRecord) time.Time {
+	if rec.LastUsedAt.IsZero() {
+		return rec.CreatedAt
+	}
+	return rec.LastUsedAt
+}
+
+func due(at, now time.Time) bool { return !at.IsZero() && !now.Before(at) }
+
+func (s *keyService) ListKeyHistory(ctx context.Context, req *adminv1.ListKeyHistoryRequest) (*adminv1.ListKeyHistoryResponse, error) {
+	rec, err := s.get(ctx, req.GetKeyId())
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	s.log.InfoContext(ctx, "root key revoked", "key_id", rec.ID, "reason", rec.RevocationReason.String())
-	return &adminv1.RevokeKeyResponse{Key: keyToProto(&rec)}, nil
+	out := &adminv1.ListKeyHistoryResponse{}
+	for _, e := range slices.Backward(rec.History) {
+		out.Events = append(out.Events, eventToProto(e))
+	}
+	return out, nil
 }

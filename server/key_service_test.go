@@ -141,9 +141,9 @@ func TestKeyServiceRequestErrors(t *testing.T) {
 		{"bad binding", valid(func(r *adminv1.CreateKeyRequest) { r.BoundIdentities = []string{"spiffe://a/**/b"} }), "bound identity"},
 		{"max ttl above policy", valid(func(r *adminv1.CreateKeyRequest) { r.MaxTtl = durationpb.New(2 * time.Hour) }), "max_ttl"},
 		{"negative max ttl", valid(func(r *adminv1.CreateKeyRequest) { r.MaxTtl = durationpb.New(-time.Second) }), "max_ttl"},
-		{"expiry in the past", valid(func(r *adminv1.CreateKeyRequest) { r.ExpireTime = timestamppb.New(e.clock.Now().Add(-time.Second)) }), "expire_time"},
+		{"expiry in the past", valid(func(r *adminv1.CreateKeyRequest) { r.ExpiresAt = timestamppb.New(e.clock.Now().Add(-time.Second)) }), "expires_at"},
 		{"expiry and lifetime", valid(func(r *adminv1.CreateKeyRequest) {
-			r.ExpireTime = timestamppb.New(e.clock.Now().Add(time.Hour))
+			r.ExpiresAt = timestamppb.New(e.clock.Now().Add(time.Hour))
 			r.Lifetime = durationpb.New(time.Hour)
 		}), "not both"},
 	}

@@ -45,6 +45,8 @@ type Config struct {
 	Pepper rootkey.Pepper
 	Issuer *issuer.Issuer
 	Policy *policy.Policy
+	// Usage, when set, counts exchanges per key for the inventory.
+	Usage  UsageTracker
 	Logger *slog.Logger
 	Now    func() time.Time
 
@@ -80,14 +82,14 @@ func New(cfg Config) (*Server, error) {
 		issuer: cfg.Issuer,
 		exchanger: &exchanger{
 			keys: cfg.Store, pepper: cfg.Pepper, issuer: cfg.Issuer,
-			policy: getPolicy, now: cfg.Now, dummyHash: dummy,
+			policy: getPolicy, usage: cfg.Usage, now: cfg.Now, dummyHash: dummy,
 		},
 		checker: &introspector{
 			issuer: cfg.Issuer, keys: cfg.Store, revocations: cfg.Store, now: cfg.Now,
 		},
 	})
 	adminv1.RegisterKeyServiceServer(s.grpc, &keyService{
-		log: cfg.Logger, keys: cfg.Store, pepper: cfg.Pepper, policy: getPolicy, now: cfg.Now,
+		log: cfg.Logger, keys: cfg.Store, pepper: cfg.Pepper, policy: getPolicy, usage: cfg.Usage, now: cfg.Now,
 	})
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
@@ -189,8 +191,12 @@ func (r policyRoles) HasRole(identity string, role policy.Role) bool {
 	return r.s.policy.Load().HasRole(identity, role)
 }
 
-// SetPolicy swaps the policy for calls that start afterwards.
+// SetPolicy swaps the policy for calls that start afterwards; connections
+// and calls in flight are untouched.
 func (s *Server) SetPolicy(p *policy.Policy) { s.policy.Store(p) }
+
+// Policy is the policy in force.
+func (s *Server) Policy() *policy.Policy { return s.policy.Load() }
 
 // GRPC exposes the underlying server (service info, tests).
 func (s *Server) GRPC() *grpc.Server { return s.grpc }

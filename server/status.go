@@ -30,6 +30,14 @@ func (e invalidArgError) Error() string { return e.msg }
 
 func invalidArg(msg string) error { return invalidArgError{msg: msg} }
 
+// preconditionError is a request that cannot apply to the key in its current
+// state (rotating a revoked key); its text is safe to return.
+type preconditionError struct{ msg string }
+
+func (e preconditionError) Error() string { return e.msg }
+
+func precondition(msg string) error { return preconditionError{msg: msg} }
+
 // toStatus is the one place where domain errors become gRPC status codes. The
 // caller gets a safe text; the detail, if any, is logged once here.
 func toStatus(ctx context.Context, log *slog.Logger, err error) error {
@@ -43,6 +51,7 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		scopeErr *policy.ScopeNotAllowedError
 		audErr   *policy.AudienceNotAllowedError
 		argErr   invalidArgError
+		preErr   preconditionError
 	)
 	switch {
 	case errors.Is(err, errInvalidRootKey):
@@ -55,6 +64,8 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		return status.Error(codes.PermissionDenied, "root key grants nothing under the current policy")
 	case errors.As(err, &argErr):
 		return status.Error(codes.InvalidArgument, argErr.msg)
+	case errors.As(err, &preErr):
+		return status.Error(codes.FailedPrecondition, preErr.msg)
 	case errors.Is(err, policy.ErrInvalidRequest):
 		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.Is(err, store.ErrInvalidArgument):

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -78,8 +79,16 @@ func ParseRevocationReason(name string) (RevocationReason, error) {
 
 const redacted = "[REDACTED]"
 
+// RateLimit is a per-key override of the exchange rate limit. The zero
+// value means the policy default applies.
+type RateLimit struct {
+	PerSecond float64
+	Burst     int
+}
+
 // KeyRecord is a root key's stored record. SecretHash is
 // HMAC-SHA256(pepper, secret). Empty slices and maps are returned as nil.
+// Zero times, durations and counts mean "unset".
 type KeyRecord struct {
 	ID, Owner, Description, CreatedBy  string
 	Labels                             map[string]string
@@ -88,7 +97,24 @@ type KeyRecord struct {
 	MaxTTL                             time.Duration
 	State                              KeyState
 	RevocationReason                   RevocationReason
-	CreatedAt, ExpiresAt, RevokedAt    time.Time // zero = unset
+	CreatedAt, ExpiresAt, RevokedAt    time.Time
+
+	RotationPeriod time.Duration // 0 = the policy rule applies
+	RateLimit      RateLimit
+	LastUsedAt     time.Time
+	UseCount       uint64
+	LastAttestedAt time.Time
+	RotatedAt      time.Time
+	// PreviousSecretHash is the hash of the secret replaced by the latest
+	// rotation; it is still accepted while now < GraceDeadline, so that
+	// workloads can roll over without an outage.
+	PreviousSecretHash []byte
+	GraceDeadline      time.Time
+	DisabledAt         time.Time
+	DisabledReason     string
+	EnabledAt          time.Time
+	RotationFlaggedAt  time.Time  // when the janitor last flagged rotation as due
+	History            []KeyEvent // oldest first, at most MaxKeyHistory
 }
 
 // Clone returns a deep copy, so that neither side can change the other's
@@ -99,6 +125,12 @@ func (r KeyRecord) Clone() KeyRecord {
 	r.Scopes = cloneStrings(r.Scopes)
 	r.Audiences = cloneStrings(r.Audiences)
 	r.BoundIdentities = cloneStrings(r.BoundIdentities)
+	r.PreviousSecretHash = cloneBytes(r.PreviousSecretHash)
+	if len(r.History) == 0 {
+		r.History = nil
+	} else {
+		r.History = slices.Clone(r.History)
+	}
 	return r
 }
 
@@ -116,18 +148,40 @@ func (r KeyRecord) Validate() error {
 	if r.MaxTTL < 0 {
 		return fmt.Errorf("%w: negative max TTL", ErrInvalidArgument)
 	}
+	if r.RotationPeriod < 0 {
+		return fmt.Errorf("%w: negative rotation period", ErrInvalidArgument)
+	}
+	// !(x >= 0) also rejects NaN, which would make every comparison
+	// false; neither NaN nor infinity can be encoded by every backend.
+	if rl := r.RateLimit; !(rl.PerSecond >= 0) || math.IsInf(rl.PerSecond, 1) || rl.Burst < 0 {
+		return fmt.Errorf("%w: rate limit must be finite and not negative", ErrInvalidArgument)
+	}
+	if len(r.History) > MaxKeyHistory {
+		return fmt.Errorf("%w: history longer than %d events", ErrInvalidArgument, MaxKeyHistory)
+	}
 	return nil
 }
 
-// String prints the record with SecretHash redacted, so a record that ends
-// up in a log or an error does not disclose the hash.
+// String prints the record with SecretHash and PreviousSecretHash
+// redacted, so a record that ends up in a log or an error does not disclose
+// either hash.
 func (r KeyRecord) String() string {
+	prev := ""
+	if len(r.PreviousSecretHash) > 0 {
+		prev = redacted
+	}
 	return fmt.Sprintf("{ID:%q Owner:%q Description:%q CreatedBy:%q Labels:%v SecretHash:%s "+
 		"Scopes:%q Audiences:%q BoundIdentities:%q MaxTTL:%v State:%v RevocationReason:%v "+
-		"CreatedAt:%v ExpiresAt:%v RevokedAt:%v}",
+		"CreatedAt:%v ExpiresAt:%v RevokedAt:%v RotationPeriod:%v RateLimit:%+v "+
+		"LastUsedAt:%v UseCount:%d LastAttestedAt:%v RotatedAt:%v PreviousSecretHash:%s "+
+		"GraceDeadline:%v DisabledAt:%v DisabledReason:%q EnabledAt:%v RotationFlaggedAt:%v "+
+		"History:%d events}",
 		r.ID, r.Owner, r.Description, r.CreatedBy, r.Labels, redacted,
 		r.Scopes, r.Audiences, r.BoundIdentities, r.MaxTTL, r.State, r.RevocationReason,
-		r.CreatedAt, r.ExpiresAt, r.RevokedAt)
+		r.CreatedAt, r.ExpiresAt, r.RevokedAt, r.RotationPeriod, r.RateLimit,
+		r.LastUsedAt, r.UseCount, r.LastAttestedAt, r.RotatedAt, prev,
+		r.GraceDeadline, r.DisabledAt, r.DisabledReason, r.EnabledAt, r.RotationFlaggedAt,
+		len(r.History))
 }
 
 // GoString keeps %#v from printing SecretHash.
@@ -143,15 +197,8 @@ func (r KeyRecord) LogValue() slog.Value {
 		slog.String("owner", r.Owner),
 		slog.String("state", r.State.String()),
 		slog.String("secret_hash", redacted),
+		slog.String("previous_secret_hash", redacted),
 	)
-}
-
-// KeyQuery selects root-key records for ListKeys.
-type KeyQuery struct {
-	Owner     string   // empty = any owner
-	State     KeyState // KeyStateUnspecified = any state
-	PageSize  int
-	PageToken string
 }
 
 // KeyPage is one page of ListKeys results. NextPageToken is empty on the

@@ -2,9 +2,11 @@ package store_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -77,13 +79,20 @@ func TestRevocationReasonString(t *testing.T) {
 
 // secretHash is printable ASCII on purpose: if a formatter leaked the raw
 // bytes, the test would find them as text.
-var secretHash = []byte("SECRET-HASH-BYTES-0123456789abcd")
+var (
+	secretHash = []byte("SECRET-HASH-BYTES-0123456789abcd")
+	prevHash   = []byte("PREVIOUS-HASH-BYTES-0123456789ab")
+)
 
 func TestRecordsRedactSecrets(t *testing.T) {
-	key := store.KeyRecord{ID: "k1", Owner: "team-a", SecretHash: secretHash, State: store.KeyStateActive}
+	key := store.KeyRecord{ID: "k1", Owner: "team-a", SecretHash: secretHash, State: store.KeyStateActive,
+		PreviousSecretHash: prevHash}
 	sign := store.SigningKeyRecord{KID: "s1", Alg: "EdDSA", Private: secretHash}
 	// Secrets must not leak in any spelling a formatter might choose.
-	forms := []string{string(secretHash), fmt.Sprintf("%x", secretHash), fmt.Sprint(secretHash)}
+	var forms []string
+	for _, h := range [][]byte{secretHash, prevHash} {
+		forms = append(forms, string(h), fmt.Sprintf("%x", h), fmt.Sprint(h), base64.StdEncoding.EncodeToString(h))
+	}
 
 	render := map[string]func(v any) string{
 		"%v":  func(v any) string { return fmt.Sprintf("%v", v) },
@@ -137,8 +146,16 @@ func TestCloneDoesNotAlias(t *testing.T) {
 		Scopes:          []string{"read"},
 		Audiences:       []string{"svc"},
 		BoundIdentities: []string{"spiffe://td/a"},
+
+		PreviousSecretHash: []byte{4, 5},
+		History:            []store.KeyEvent{{Action: "created"}},
 	}
 	c := orig.Clone()
+	c.PreviousSecretHash[0] = 9
+	c.History[0].Action = "revoked"
+	if orig.PreviousSecretHash[0] != 4 || orig.History[0].Action != "created" {
+		t.Fatalf("mutating the clone changed the original: %+v", orig)
+	}
 	c.Labels["env"] = "dev"
 	c.SecretHash[0] = 9
 	c.Scopes[0] = "write"
@@ -174,6 +191,18 @@ func TestKeyRecordValidate(t *testing.T) {
 		{"unknown state", func(r *store.KeyRecord) { r.State = store.KeyStateExpired + 1 }, false},
 		{"unknown reason", func(r *store.KeyRecord) { r.RevocationReason = store.ReasonOther + 1 }, false},
 		{"negative ttl", func(r *store.KeyRecord) { r.MaxTTL = -time.Second }, false},
+		{"rotation period", func(r *store.KeyRecord) { r.RotationPeriod = time.Hour }, true},
+		{"negative rotation period", func(r *store.KeyRecord) { r.RotationPeriod = -1 }, false},
+		{"rate limit", func(r *store.KeyRecord) { r.RateLimit = store.RateLimit{PerSecond: 0.5, Burst: 1} }, true},
+		{"negative rate", func(r *store.KeyRecord) { r.RateLimit.PerSecond = -1 }, false},
+		{"NaN rate", func(r *store.KeyRecord) { r.RateLimit.PerSecond = math.NaN() }, false},
+		{"infinite rate", func(r *store.KeyRecord) { r.RateLimit.PerSecond = math.Inf(1) }, false},
+		{"negative burst", func(r *store.KeyRecord) { r.RateLimit.Burst = -1 }, false},
+		{"any use count", func(r *store.KeyRecord) { r.UseCount = math.MaxUint64 }, true},
+		{"full history", func(r *store.KeyRecord) { r.History = make([]store.KeyEvent, store.MaxKeyHistory) }, true},
+		{"history over the cap", func(r *store.KeyRecord) {
+			r.History = make([]store.KeyEvent, store.MaxKeyHistory+1)
+		}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -209,6 +238,50 @@ func TestSigningKeyRecordValidate(t *testing.T) {
 			}
 			if !tt.ok && !errors.Is(err, store.ErrInvalidArgument) {
 				t.Fatalf("Validate() = %v, want ErrInvalidArgument", err)
+			}
+		})
+	}
+}
+
+func TestAddEventKeepsTheNewest(t *testing.T) {
+	events := func(from, to int) []store.KeyEvent {
+		var out []store.KeyEvent
+		for i := from; i < to; i++ {
+			out = append(out, store.KeyEvent{Detail: fmt.Sprint(i)})
+		}
+		return out
+	}
+	tests := []struct {
+		name     string
+		have     int
+		wantFrom int // Detail of the oldest event kept
+		wantLen  int
+	}{
+		{"empty", 0, 0, 1},
+		{"one below the cap", store.MaxKeyHistory - 1, 0, store.MaxKeyHistory},
+		{"at the cap", store.MaxKeyHistory, 1, store.MaxKeyHistory},
+		{"over the cap", store.MaxKeyHistory + 50, 51, store.MaxKeyHistory},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			orig := events(0, tt.have)
+			r := store.KeyRecord{History: orig}
+			r.AddEvent(store.KeyEvent{Detail: "new"})
+			if len(r.History) != tt.wantLen {
+				t.Fatalf("len = %d, want %d", len(r.History), tt.wantLen)
+			}
+			if last := r.History[len(r.History)-1].Detail; last != "new" {
+				t.Fatalf("newest event = %q, want %q", last, "new")
+			}
+			for i, e := range r.History[:len(r.History)-1] {
+				if want := fmt.Sprint(tt.wantFrom + i); e.Detail != want {
+					t.Fatalf("History[%d] = %q, want %q", i, e.Detail, want)
+				}
+			}
+			for i, e := range orig {
+				if e.Detail != fmt.Sprint(i) {
+					t.Fatalf("AddEvent wrote into the caller's slice at %d: %q", i, e.Detail)
+				}
 			}
 		})
 	}

@@ -73,11 +73,32 @@ type SigningKeyStore interface {
 	ListSigningKeys(ctx context.Context) ([]SigningKeyRecord, error)
 }
 
+// KeyUsage is usage of one root key counted in memory since the last flush.
+type KeyUsage struct {
+	ID         string
+	LastUsedAt time.Time
+	Count      uint64
+}
+
+// MaxUsageBatch is the most keys RecordUsage folds in one transaction.
+const MaxUsageBatch = 500
+
+// UsageStore folds counted usage into root-key records.
+type UsageStore interface {
+	// RecordUsage folds usage counted in memory into the records, in as
+	// few transactions as possible (one per up to MaxUsageBatch keys),
+	// retried on conflict: LastUsedAt = max(stored, u.LastUsedAt) and
+	// UseCount += Count, saturating at the maximum rather than wrapping.
+	// Unknown ids are skipped, not errors.
+	RecordUsage(ctx context.Context, usage []KeyUsage) error
+}
+
 // Store is everything a backend provides. After Close every method returns
 // an error wrapping ErrUnavailable.
 type Store interface {
 	KeyStore
 	RevocationStore
 	SigningKeyStore
+	UsageStore
 	Close() error
 }

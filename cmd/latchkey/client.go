@@ -37,6 +37,7 @@ func (f *clientFlags) register(cmd *cobra.Command, who string, outputs string) {
 	f.who = who
 	fl := cmd.Flags()
 	fl.StringVar(&f.state, "state", defaultStateDir, "dev state folder to take the address and certificates from")
+	fl.StringVar(&f.state, "state-dir", defaultStateDir, "same as --state")
 	fl.StringVar(&f.addr, "addr", "", "server address host:port (default: the dev server's, else "+defaultAddr+")")
 	fl.StringVar(&f.cert, "cert", "", "client certificate PEM (default: <state>/"+who+".pem)")
 	fl.StringVar(&f.key, "key", "", "client private key PEM (default: <state>/"+who+"-key.pem)")

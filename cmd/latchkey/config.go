@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -28,7 +29,19 @@ type serveConfig struct {
 	Log        struct {
 		Level string `yaml:"level"`
 	} `yaml:"log"`
+	Lifecycle struct {
+		// JanitorInterval is how often expiry, unused and attestation rules run.
+		JanitorInterval time.Duration `yaml:"janitor_interval"`
+		// UsageFlushInterval is how often last-used times are written.
+		UsageFlushInterval time.Duration `yaml:"usage_flush_interval"`
+	} `yaml:"lifecycle"`
 }
+
+// Lifecycle defaults.
+const (
+	defaultJanitorInterval    = time.Minute
+	defaultUsageFlushInterval = 10 * time.Second
+)
 
 const exampleConfig = `listen: 0.0.0.0:7443
 tls:
@@ -42,6 +55,9 @@ pepper_file: /etc/latchkey/pepper           # >= 32 bytes, HMAC key for root-key
 policy_file: /etc/latchkey/policy.yaml
 log:
   level: info                               # debug, info, warn, error
+lifecycle:
+  janitor_interval: 1m                      # expiry, unused-disable, attestation, rotation checks
+  usage_flush_interval: 10s                 # how often last-used times reach the store
 `
 
 // loadServeConfig reads and validates a config file. Relative paths inside it
@@ -86,6 +102,15 @@ func (c *serveConfig) validate() error {
 		if r.val == "" {
 			errs = append(errs, fmt.Errorf("%s is required", r.name))
 		}
+	}
+	if c.Lifecycle.JanitorInterval == 0 {
+		c.Lifecycle.JanitorInterval = defaultJanitorInterval
+	}
+	if c.Lifecycle.UsageFlushInterval == 0 {
+		c.Lifecycle.UsageFlushInterval = defaultUsageFlushInterval
+	}
+	if c.Lifecycle.JanitorInterval < 0 || c.Lifecycle.UsageFlushInterval < 0 {
+		errs = append(errs, errors.New("lifecycle intervals must be positive"))
 	}
 	switch c.Log.Level {
 	case "", "debug", "info", "warn", "error":

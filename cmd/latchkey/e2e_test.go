@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,10 +37,28 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// lockedBuffer collects a child's output while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // devServer is `latchkey dev` running as a child process.
 type devServer struct {
 	cmd    *exec.Cmd
-	stderr *bytes.Buffer
+	stderr *lockedBuffer
 }
 
 func startDev(t *testing.T, state string) *devServer {
@@ -49,12 +68,12 @@ func startDev(t *testing.T, state string) *devServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &devServer{cmd: cmd, stderr: &stderr}
+	d := &devServer{cmd: cmd, stderr: stderr}
 	t.Cleanup(func() { d.cmd.Process.Kill(); d.cmd.Wait() })
 	ready := make(chan string, 1)
 	go func() {

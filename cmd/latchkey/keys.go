@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -8,7 +9,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	adminv1 "github.com/latchkeyhq/latchkey/gen/latchkey/admin/v1"
@@ -18,18 +21,99 @@ func newKeysCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "keys",
 		Short: "Manage root keys (admin role)",
+		Long: `Manage root keys. Every command calls the admin API over mTLS as the admin
+identity (by default the dev state folder's admin certificate) and takes the key id
+as its first argument where it acts on one key.`,
 	}
-	cmd.AddCommand(newKeysCreateCmd(), newKeysGetCmd(), newKeysListCmd(), newKeysRevokeCmd())
+	cmd.AddCommand(newKeysCreateCmd(), newKeysGetCmd(), newKeysListCmd(), newKeysUpdateCmd(),
+		newKeysRotateCmd(), newKeysRevokeCmd(), newKeysDisableCmd(), newKeysEnableCmd(),
+		newKeysAttestCmd(), newKeysHistoryCmd())
 	return cmd
+}
+
+// adminRun dials as admin, makes one KeyService call and prints its answer
+// as JSON or, by default, as text.
+func adminRun[T proto.Message](cmd *cobra.Command, cf *clientFlags,
+	call func(context.Context, adminv1.KeyServiceClient) (T, error), text func(io.Writer, T)) error {
+	if err := checkOutput(cf.output, "text", "json"); err != nil {
+		return err
+	}
+	conn, err := cf.dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	resp, err := call(cmd.Context(), adminv1.NewKeyServiceClient(conn))
+	if err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		return printJSON(cmd.OutOrStdout(), resp)
+	}
+	text(cmd.OutOrStdout(), resp)
+	return nil
+}
+
+// keyAttrs are the flags shared by create and update.
+type keyAttrs struct {
+	owner, description       string
+	scopes, audiences, binds []string
+	labels                   []string
+	maxTTL, rotation         time.Duration
+	expireAt                 string
+	ratePerSecond            float64
+	burst                    uint32
+}
+
+func (a *keyAttrs) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&a.owner, "owner", "", "team or service accountable for the key (token sub)")
+	fl.StringVar(&a.description, "description", "", "what the key is for")
+	fl.StringSliceVar(&a.scopes, "scope", nil, "allowed scope (repeat or comma-separate)")
+	fl.StringSliceVar(&a.audiences, "audience", nil, "allowed audience (repeat or comma-separate)")
+	fl.StringSliceVar(&a.binds, "bind", nil, "mTLS identity pattern allowed to present the key (repeatable)")
+	fl.StringSliceVar(&a.labels, "label", nil, "label key=value (repeatable)")
+	fl.Var(dayDuration{&a.maxTTL}, "max-ttl", "longest token lifetime (default: the policy maximum)")
+	fl.Var(dayDuration{&a.rotation}, "rotation-period", "rotate at least this often, e.g. 90d (default: the policy's)")
+	fl.StringVar(&a.expireAt, "expire-at", "", "key expires at this RFC 3339 time")
+	fl.Float64Var(&a.ratePerSecond, "rate-per-second", 0, "exchanges per second allowed (with --burst; default: the policy's)")
+	fl.Uint32Var(&a.burst, "burst", 0, "burst size for --rate-per-second")
+}
+
+// toKey fills the proto fields; labels and times are validated here so a typo
+// fails before any call.
+func (a *keyAttrs) toKey() (*adminv1.Key, error) {
+	k := &adminv1.Key{Owner: a.owner, Description: a.description, Scopes: a.scopes,
+		Audiences: a.audiences, BoundIdentities: a.binds}
+	var err error
+	if k.Labels, err = parseLabels(a.labels); err != nil {
+		return nil, err
+	}
+	if a.maxTTL != 0 {
+		k.MaxTtl = durationpb.New(a.maxTTL)
+	}
+	if a.rotation != 0 {
+		k.RotationPeriod = durationpb.New(a.rotation)
+	}
+	if a.expireAt != "" {
+		t, err := time.Parse(time.RFC3339, a.expireAt)
+		if err != nil {
+			return nil, fmt.Errorf("--expire-at: want RFC 3339, e.g. 2027-01-31T00:00:00Z: %w", err)
+		}
+		k.ExpiresAt = timestamppb.New(t)
+	}
+	if a.ratePerSecond != 0 || a.burst != 0 {
+		k.RateLimit = &adminv1.RateLimit{PerSecond: a.ratePerSecond, Burst: a.burst}
+	}
+	return k, nil
 }
 
 func newKeysCreateCmd() *cobra.Command {
 	var (
-		cf               clientFlags
-		req              adminv1.CreateKeyRequest
-		maxTTL, lifetime time.Duration
-		expireAt, keyOut string
-		labels           []string
+		cf       clientFlags
+		attrs    keyAttrs
+		lifetime time.Duration
+		keyOut   string
 	)
 	cmd := &cobra.Command{
 		Use:   "create --owner TEAM --scope S --audience A [flags]",
@@ -38,66 +122,48 @@ func newKeysCreateCmd() *cobra.Command {
 with mode 0600) and cannot be shown again: only its HMAC is stored.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(cf.output, "text", "json"); err != nil {
+			k, err := attrs.toKey()
+			if err != nil {
 				return err
 			}
-			if maxTTL != 0 {
-				req.MaxTtl = durationpb.New(maxTTL)
-			}
+			req := &adminv1.CreateKeyRequest{Owner: k.Owner, Description: k.Description, Scopes: k.Scopes,
+				Audiences: k.Audiences, BoundIdentities: k.BoundIdentities, MaxTtl: k.MaxTtl, Labels: k.Labels,
+				ExpiresAt: k.ExpiresAt, RotationPeriod: k.RotationPeriod, RateLimit: k.RateLimit}
 			if lifetime != 0 {
 				req.Lifetime = durationpb.New(lifetime)
 			}
-			if expireAt != "" {
-				t, err := time.Parse(time.RFC3339, expireAt)
-				if err != nil {
-					return fmt.Errorf("--expire-at: want RFC 3339, e.g. 2027-01-31T00:00:00Z: %w", err)
+			return adminRun(cmd, &cf, func(ctx context.Context, c adminv1.KeyServiceClient) (*adminv1.CreateKeyResponse, error) {
+				resp, err := c.CreateKey(ctx, req)
+				if err == nil && keyOut != "" {
+					err = writeRootKey(keyOut, resp.GetRootKey())
 				}
-				req.ExpireTime = timestamppb.New(t)
-			}
-			var err error
-			if req.Labels, err = parseLabels(labels); err != nil {
-				return err
-			}
-			conn, err := cf.dial()
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			resp, err := adminv1.NewKeyServiceClient(conn).CreateKey(cmd.Context(), &req)
-			if err != nil {
-				return err
-			}
-			if keyOut != "" {
-				if err := os.WriteFile(keyOut, []byte(resp.GetRootKey()+"\n"), 0o600); err != nil {
-					return fmt.Errorf("write root key: %w", err)
-				}
-			}
-			out := cmd.OutOrStdout()
-			if cf.output == "json" {
-				return printJSON(out, resp)
-			}
-			printKey(out, resp.GetKey())
-			if keyOut != "" {
-				fmt.Fprintf(out, "\nroot key written to %s (mode 0600); it cannot be shown again.\n", keyOut)
-			} else {
-				fmt.Fprintf(out, "\nroot key (shown once, store it now):\n%s\n", resp.GetRootKey())
-			}
-			return nil
+				return resp, err
+			}, func(w io.Writer, r *adminv1.CreateKeyResponse) {
+				printKey(w, r.GetKey())
+				printSecretOnce(w, keyOut, r.GetRootKey())
+			})
 		},
 	}
 	cf.register(cmd, "admin", "text, json")
-	fl := cmd.Flags()
-	fl.StringVar(&req.Owner, "owner", "", "team or service accountable for the key (token sub)")
-	fl.StringVar(&req.Description, "description", "", "what the key is for")
-	fl.StringSliceVar(&req.Scopes, "scope", nil, "allowed scope (repeat or comma-separate)")
-	fl.StringSliceVar(&req.Audiences, "audience", nil, "allowed audience (repeat or comma-separate)")
-	fl.StringSliceVar(&req.BoundIdentities, "bind", nil, "mTLS identity pattern allowed to present the key (repeatable)")
-	fl.StringSliceVar(&labels, "label", nil, "label key=value (repeatable)")
-	fl.DurationVar(&maxTTL, "max-ttl", 0, "longest token lifetime (default: the policy maximum)")
-	fl.DurationVar(&lifetime, "lifetime", 0, "key expires this long after creation")
-	fl.StringVar(&expireAt, "expire-at", "", "key expires at this RFC 3339 time")
-	fl.StringVar(&keyOut, "root-key-out", "", "write the root key to this file (mode 0600) instead of printing it")
+	attrs.register(cmd)
+	cmd.Flags().Var(dayDuration{&lifetime}, "lifetime", "key expires this long after creation, e.g. 90d")
+	cmd.Flags().StringVar(&keyOut, "root-key-out", "", "write the root key to this file (mode 0600) instead of printing it")
 	return cmd
+}
+
+func writeRootKey(path, key string) error {
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write root key: %w", err)
+	}
+	return nil
+}
+
+func printSecretOnce(w io.Writer, keyOut, key string) {
+	if keyOut != "" {
+		fmt.Fprintf(w, "\nroot key written to %s (mode 0600); it cannot be shown again.\n", keyOut)
+		return
+	}
+	fmt.Fprintf(w, "\nroot key (shown once, store it now):\n%s\n", key)
 }
 
 func parseLabels(in []string) (map[string]string, error) {
@@ -122,79 +188,94 @@ func newKeysGetCmd() *cobra.Command {
 		Short: "Show one root key's record",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(cf.output, "text", "json"); err != nil {
-				return err
-			}
-			conn, err := cf.dial()
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			resp, err := adminv1.NewKeyServiceClient(conn).GetKey(cmd.Context(), &adminv1.GetKeyRequest{KeyId: args[0]})
-			if err != nil {
-				return err
-			}
-			if cf.output == "json" {
-				return printJSON(cmd.OutOrStdout(), resp)
-			}
-			printKey(cmd.OutOrStdout(), resp.GetKey())
-			return nil
+			return adminRun(cmd, &cf, func(ctx context.Context, c adminv1.KeyServiceClient) (*adminv1.GetKeyResponse, error) {
+				return c.GetKey(ctx, &adminv1.GetKeyRequest{KeyId: args[0]})
+			}, func(w io.Writer, r *adminv1.GetKeyResponse) { printKey(w, r.GetKey()) })
 		},
 	}
 	cf.register(cmd, "admin", "text, json")
 	return cmd
 }
 
-func newKeysListCmd() *cobra.Command {
+func newKeysUpdateCmd() *cobra.Command {
 	var (
 		cf    clientFlags
-		req   adminv1.ListKeysRequest
-		state string
+		attrs keyAttrs
 	)
 	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List root keys (one page)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(cf.output, "text", "json"); err != nil {
+		Use:   "update KEY_ID [--scope S ...] [--owner O] [...]",
+		Short: "Change a key's attributes (only the flags given)",
+		Long: `Change the attributes given as flags; the others stay. List flags (--scope,
+--audience, --bind, --label) replace the whole list. Shrinking scopes is always
+allowed; widening scopes, audiences or bindings is recorded in the key's history.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			k, err := attrs.toKey()
+			if err != nil {
 				return err
 			}
-			if state != "" {
-				v, ok := adminv1.KeyState_value["KEY_STATE_"+strings.ToUpper(state)]
-				if !ok {
-					return fmt.Errorf("--state-filter %q: want active, disabled, revoked or expired", state)
+			k.KeyId = args[0]
+			flagToField := map[string]string{"owner": "owner", "description": "description", "scope": "scopes",
+				"audience": "audiences", "bind": "bound_identities", "label": "labels", "max-ttl": "max_ttl",
+				"rotation-period": "rotation_period", "expire-at": "expires_at", "rate-per-second": "rate_limit", "burst": "rate_limit"}
+			mask := &fieldmaskpb.FieldMask{}
+			for flag, field := range flagToField {
+				if cmd.Flags().Changed(flag) && !contains(mask.Paths, field) {
+					mask.Paths = append(mask.Paths, field)
 				}
-				req.State = adminv1.KeyState(v)
 			}
-			conn, err := cf.dial()
-			if err != nil {
-				return err
+			if len(mask.Paths) == 0 {
+				return fmt.Errorf("nothing to update: give at least one attribute flag")
 			}
-			defer conn.Close()
-			resp, err := adminv1.NewKeyServiceClient(conn).ListKeys(cmd.Context(), &req)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if cf.output == "json" {
-				return printJSON(out, resp)
-			}
-			fmt.Fprintf(out, "%-14s %-10s %-24s %s\n", "KEY ID", "STATE", "OWNER", "SCOPES")
-			for _, k := range resp.GetKeys() {
-				fmt.Fprintf(out, "%-14s %-10s %-24s %s\n", k.GetKeyId(), stateName(k.GetState()), k.GetOwner(), strings.Join(k.GetScopes(), " "))
-			}
-			if resp.GetNextPageToken() != "" {
-				fmt.Fprintf(out, "more: --page-token %s\n", resp.GetNextPageToken())
-			}
-			return nil
+			return adminRun(cmd, &cf, func(ctx context.Context, c adminv1.KeyServiceClient) (*adminv1.UpdateKeyResponse, error) {
+				return c.UpdateKey(ctx, &adminv1.UpdateKeyRequest{Key: k, UpdateMask: mask})
+			}, func(w io.Writer, r *adminv1.UpdateKeyResponse) { printKey(w, r.GetKey()) })
 		},
 	}
 	cf.register(cmd, "admin", "text, json")
-	fl := cmd.Flags()
-	fl.StringVar(&req.Owner, "owner", "", "only keys of this owner")
-	fl.StringVar(&state, "state-filter", "", "only keys in this state: active, disabled, revoked, expired")
-	fl.Int32Var(&req.PageSize, "page-size", 100, "keys per page (max 1000)")
-	fl.StringVar(&req.PageToken, "page-token", "", "page token from a previous listing")
+	attrs.register(cmd)
+	return cmd
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func newKeysRotateCmd() *cobra.Command {
+	var (
+		cf     clientFlags
+		grace  time.Duration
+		keyOut string
+	)
+	cmd := &cobra.Command{
+		Use:   "rotate KEY_ID [--grace D] [--root-key-out FILE]",
+		Short: "Give a key a new secret; the old one works until the grace deadline",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req := &adminv1.RotateKeyRequest{KeyId: args[0]}
+			if cmd.Flags().Changed("grace") {
+				req.Grace = durationpb.New(grace)
+			}
+			return adminRun(cmd, &cf, func(ctx context.Context, c adminv1.KeyServiceClient) (*adminv1.RotateKeyResponse, error) {
+				resp, err := c.RotateKey(ctx, req)
+				if err == nil && keyOut != "" {
+					err = writeRootKey(keyOut, resp.GetRootKey())
+				}
+				return resp, err
+			}, func(w io.Writer, r *adminv1.RotateKeyResponse) {
+				printKey(w, r.GetKey())
+				printSecretOnce(w, keyOut, r.GetRootKey())
+			})
+		},
+	}
+	cf.register(cmd, "admin", "text, json")
+	cmd.Flags().Var(dayDuration{&grace}, "grace", "how long the old secret keeps working (default: the policy's; 0 = stop now)")
+	cmd.Flags().StringVar(&keyOut, "root-key-out", "", "write the new root key to this file (mode 0600) instead of printing it")
 	return cmd
 }
 
@@ -208,28 +289,13 @@ func newKeysRevokeCmd() *cobra.Command {
 		Short: "Revoke a root key and every token minted from it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(cf.output, "text", "json"); err != nil {
-				return err
-			}
 			v, ok := adminv1.RevocationReason_value["REVOCATION_REASON_"+strings.ToUpper(reason)]
 			if !ok || v == 0 {
 				return fmt.Errorf("--reason %q: want compromised, leaked, decommissioned, superseded or other", reason)
 			}
-			conn, err := cf.dial()
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			resp, err := adminv1.NewKeyServiceClient(conn).RevokeKey(cmd.Context(),
-				&adminv1.RevokeKeyRequest{KeyId: args[0], Reason: adminv1.RevocationReason(v)})
-			if err != nil {
-				return err
-			}
-			if cf.output == "json" {
-				return printJSON(cmd.OutOrStdout(), resp)
-			}
-			printKey(cmd.OutOrStdout(), resp.GetKey())
-			return nil
+			return adminRun(cmd, &cf, func(ctx context.Context, c adminv1.KeyServiceClient) (*adminv1.RevokeKeyResponse, error) {
+				return c.RevokeKey(ctx, &adminv1.RevokeKeyRequest{KeyId: args[0], Reason: adminv1.RevocationReason(v)})
+			}, func(w io.Writer, r *adminv1.RevokeKeyResponse) { printKey(w, r.GetKey()) })
 		},
 	}
 	cf.register(cmd, "admin", "text, json")
@@ -237,32 +303,80 @@ func newKeysRevokeCmd() *cobra.Command {
 	return cmd
 }
 
-func stateName(s adminv1.KeyState) string {
-	return strings.ToLower(strings.TrimPrefix(s.String(), "KEY_STATE_"))
+func newKeysDisableCmd() *cobra.Command {
+	var (
+		cf     clientFlags
+		reason string
+	)
+	cmd := &cobra.Command{
+		Use:   "disable KEY_ID [--reason TEXT]",
+		Short: "Suspend a key (reversible); its tokens are inactive while disabled",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return adminRun(cmd, &cf, func(ctx context.Context, c adminv1.KeyServiceClient) (*adminv1.DisableKeyResponse, error) {
+				return c.DisableKey(ctx, &adminv1.DisableKeyRequest{KeyId: args[0], Reason: reason})
+			}, func(w io.Writer, r *adminv1.DisableKeyResponse) { printKey(w, r.GetKey()) })
+		},
+	}
+	cf.register(cmd, "admin", "text, json")
+	cmd.Flags().StringVar(&reason, "reason", "", "why (default \"manual\")")
+	return cmd
 }
 
-func printKey(w io.Writer, k *adminv1.Key) {
-	fmt.Fprintf(w, "key id:      %s\n", k.GetKeyId())
-	fmt.Fprintf(w, "prefix:      %s\n", k.GetPrefix())
-	fmt.Fprintf(w, "state:       %s\n", stateName(k.GetState()))
-	if k.GetRevocationReason() != adminv1.RevocationReason_REVOCATION_REASON_UNSPECIFIED {
-		fmt.Fprintf(w, "revoked:     %s (%s)\n", k.GetRevokeTime().AsTime().Format(time.RFC3339),
-			strings.ToLower(strings.TrimPrefix(k.GetRevocationReason().String(), "REVOCATION_REASON_")))
+func newKeysEnableCmd() *cobra.Command {
+	var cf clientFlags
+	cmd := &cobra.Command{
+		Use:   "enable KEY_ID",
+		Short: "Return a disabled key to service",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return adminRun(cmd, &cf, func(ctx context.Context, c adminv1.KeyServiceClient) (*adminv1.EnableKeyResponse, error) {
+				return c.EnableKey(ctx, &adminv1.EnableKeyRequest{KeyId: args[0]})
+			}, func(w io.Writer, r *adminv1.EnableKeyResponse) { printKey(w, r.GetKey()) })
+		},
 	}
-	fmt.Fprintf(w, "owner:       %s\n", k.GetOwner())
-	if k.GetDescription() != "" {
-		fmt.Fprintf(w, "description: %s\n", k.GetDescription())
+	cf.register(cmd, "admin", "text, json")
+	return cmd
+}
+
+func newKeysAttestCmd() *cobra.Command {
+	var (
+		cf   clientFlags
+		note string
+	)
+	cmd := &cobra.Command{
+		Use:   "attest KEY_ID [--note TEXT]",
+		Short: "Record that the owner confirmed the key is still needed",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return adminRun(cmd, &cf, func(ctx context.Context, c adminv1.KeyServiceClient) (*adminv1.AttestKeyResponse, error) {
+				return c.AttestKey(ctx, &adminv1.AttestKeyRequest{KeyId: args[0], Note: note})
+			}, func(w io.Writer, r *adminv1.AttestKeyResponse) { printKey(w, r.GetKey()) })
+		},
 	}
-	fmt.Fprintf(w, "scopes:      %s\n", strings.Join(k.GetScopes(), " "))
-	fmt.Fprintf(w, "audiences:   %s\n", strings.Join(k.GetAudiences(), " "))
-	if len(k.GetBoundIdentities()) > 0 {
-		fmt.Fprintf(w, "bound to:    %s\n", strings.Join(k.GetBoundIdentities(), " "))
+	cf.register(cmd, "admin", "text, json")
+	cmd.Flags().StringVar(&note, "note", "", "who confirmed, and why")
+	return cmd
+}
+
+func newKeysHistoryCmd() *cobra.Command {
+	var cf clientFlags
+	cmd := &cobra.Command{
+		Use:   "history KEY_ID",
+		Short: "Show what happened to a key, newest first",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return adminRun(cmd, &cf, func(ctx context.Context, c adminv1.KeyServiceClient) (*adminv1.ListKeyHistoryResponse, error) {
+				return c.ListKeyHistory(ctx, &adminv1.ListKeyHistoryRequest{KeyId: args[0]})
+			}, func(w io.Writer, r *adminv1.ListKeyHistoryResponse) {
+				fmt.Fprintf(w, "%-20s %-20s %-34s %s\n", "TIME", "ACTION", "ACTOR", "REASON / DETAIL")
+				for _, e := range r.GetEvents() {
+					fmt.Fprintf(w, "%-20s %-20s %-34s %s\n", e.GetTime().AsTime().Format(time.RFC3339),
+						e.GetAction(), e.GetActor(), strings.TrimSpace(e.GetReason()+" "+e.GetDetail()))
+				}
+			})
+		},
 	}
-	if k.GetMaxTtl() != nil {
-		fmt.Fprintf(w, "max ttl:     %s\n", k.GetMaxTtl().AsDuration())
-	}
-	fmt.Fprintf(w, "created:     %s by %s\n", k.GetCreateTime().AsTime().Format(time.RFC3339), k.GetCreatedBy())
-	if k.GetExpireTime() != nil {
-		fmt.Fprintf(w, "expires:     %s\n", k.GetExpireTime().AsTime().Format(time.RFC3339))
-	}
+	cf.register(cmd, "admin", "text, json")
+	return cmd
 }

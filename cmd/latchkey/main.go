@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/status"
 )
 
 func main() {
@@ -21,7 +22,7 @@ func main() {
 		stop()
 	}()
 	if err := newRootCmd().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "latchkey:", err)
+		fmt.Fprintln(os.Stderr, "latchkey:", describe(err))
 		os.Exit(1)
 	}
 }
@@ -40,7 +41,7 @@ Production:  latchkey serve --config FILE`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newDevCmd(), newKeysCmd(), newTokenCmd())
+	root.AddCommand(newServeCmd(), newDevCmd(), newKeysCmd(), newTokenCmd(), newPolicyCmd())
 	return root
 }
 
@@ -75,4 +76,13 @@ Example config:
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "path of the YAML config file (required)")
 	return cmd
+}
+
+// describe prints a gRPC error as "Code: message", which reads better than
+// the library's "rpc error: code = ... desc = ...".
+func describe(err error) string {
+	if st, ok := status.FromError(err); ok {
+		return st.Code().String() + ": " + st.Message()
+	}
+	return err.Error()
 }

@@ -9,9 +9,13 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/issuer"
+	"github.com/latchkeyhq/latchkey/lifecycle"
 	"github.com/latchkeyhq/latchkey/pki"
 	"github.com/latchkeyhq/latchkey/policy"
 	"github.com/latchkeyhq/latchkey/rootkey"
@@ -29,6 +33,10 @@ type instance struct {
 	store store.Store
 	lis   net.Listener
 	log   *slog.Logger
+	// stopLoops ends the janitor, the usage flusher and the SIGHUP handler;
+	// loops is done when they have returned (the flusher after a last flush).
+	stopLoops context.CancelFunc
+	loops     sync.WaitGroup
 }
 
 // start loads every file the config names, opens the store and starts
@@ -71,7 +79,7 @@ func start(cfg *serveConfig, logOut io.Writer) (*instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store %s (key file %s): %w", cfg.Store.Dir, cfg.Store.EncryptionKeyFile, err)
 	}
-	inst, err := startWith(cfg.Listen, tlsCfg, st, pepper, pol, log)
+	inst, err := startWith(cfg, tlsCfg, st, pepper, pol, log)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -79,22 +87,33 @@ func start(cfg *serveConfig, logOut io.Writer) (*instance, error) {
 	return inst, nil
 }
 
-func startWith(addr string, tlsCfg *tls.Config, st store.Store, pepper rootkey.Pepper, pol *policy.Policy, log *slog.Logger) (*instance, error) {
+func startWith(cfg *serveConfig, tlsCfg *tls.Config, st store.Store, pepper rootkey.Pepper, pol *policy.Policy, log *slog.Logger) (*instance, error) {
 	iss, err := loadIssuer(context.Background(), st, pol)
 	if err != nil {
 		return nil, err
 	}
+	usage := lifecycle.NewUsage(st)
 	srv, err := server.New(server.Config{
-		TLS: tlsCfg, Store: st, Pepper: pepper, Issuer: iss, Policy: pol, Logger: log,
+		TLS: tlsCfg, Store: st, Pepper: pepper, Issuer: iss, Policy: pol, Usage: usage, Logger: log,
 	})
 	if err != nil {
 		return nil, err
 	}
-	lis, err := net.Listen("tcp", addr)
+	janitor, err := lifecycle.NewJanitor(lifecycle.JanitorConfig{
+		Keys: st, Policy: srv.Policy, Interval: cfg.Lifecycle.JanitorInterval, Logger: log,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", addr, err)
+		return nil, err
 	}
-	inst := &instance{srv: srv, store: st, lis: lis, log: log}
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	inst := &instance{srv: srv, store: st, lis: lis, log: log, stopLoops: cancel}
+	inst.goLoop(func() { usage.Run(ctx, cfg.Lifecycle.UsageFlushInterval) })
+	inst.goLoop(func() { janitor.Run(ctx) })
+	inst.goLoop(func() { reloadOnHangup(ctx, srv, cfg.PolicyFile, log) })
 	go func() {
 		if err := srv.Serve(lis); err != nil {
 			log.Error("grpc server stopped", "error", err)
@@ -102,6 +121,48 @@ func startWith(addr string, tlsCfg *tls.Config, st store.Store, pepper rootkey.P
 	}()
 	log.Info("latchkey listening", "addr", lis.Addr().String())
 	return inst, nil
+}
+
+// reloadable refuses changes the token issuer reads only at start.
+func reloadable(cur, next *policy.Policy) error {
+	if cur.Issuer != next.Issuer || cur.Tokens.MaxTTL != next.Tokens.MaxTTL || cur.Tokens.Leeway != next.Tokens.Leeway {
+		return errors.New("issuer, tokens.max_ttl and tokens.leeway take effect only at restart")
+	}
+	return nil
+}
+
+func (in *instance) goLoop(fn func()) {
+	in.loops.Add(1)
+	go func() {
+		defer in.loops.Done()
+		fn()
+	}()
+}
+
+// reloadOnHangup reloads the policy file on SIGHUP. A file that fails
+// validation is refused and the policy in force stays; connections and calls
+// in flight are never dropped.
+func reloadOnHangup(ctx context.Context, srv *server.Server, path string, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			p, err := policy.Load(path)
+			if err == nil {
+				err = reloadable(srv.Policy(), p)
+			}
+			if err != nil {
+				log.Error("policy reload refused; the previous policy stays in force", "file", path, "error", err)
+				continue
+			}
+			srv.SetPolicy(p)
+			log.Info("policy reloaded", "file", path)
+		}
+	}
 }
 
 // loadIssuer takes the newest stored signing key as the active one, creating
@@ -153,6 +214,9 @@ func (in *instance) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	in.srv.Stop(ctx)
+	// After the last call has finished: a final usage flush, then the store.
+	in.stopLoops()
+	in.loops.Wait()
 	if err := in.store.Close(); err != nil && !errors.Is(err, store.ErrUnavailable) {
 		return fmt.Errorf("close store: %w", err)
 	}

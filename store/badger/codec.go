@@ -16,9 +16,16 @@ const (
 	signPrefix    = "sign/"
 )
 
-// wireVersion is bumped when a record's encoding changes incompatibly, so
-// an old binary refuses new data instead of misreading it.
-const wireVersion = 1
+// wireVersion is bumped when a record's encoding changes, so an old binary
+// refuses new data instead of misreading it (dropping fields it does not
+// know on the next update). Key records are at keyWireVersion and still
+// decode from keyWireV1, which lacked the lifecycle fields; signing keys
+// are unchanged at wireVersion.
+const (
+	wireVersion    = 1
+	keyWireV1      = 1
+	keyWireVersion = 2
+)
 
 // keyWire is the stored form of store.KeyRecord. Enums are stored by name,
 // so that reordering the Go constants cannot silently change stored states.
@@ -39,11 +46,35 @@ type keyWire struct {
 	CreatedAt        time.Time         `json:"created_at,omitzero"`
 	ExpiresAt        time.Time         `json:"expires_at,omitzero"`
 	RevokedAt        time.Time         `json:"revoked_at,omitzero"`
+
+	// Added in version 2; absent (zero) in version 1 records.
+	RotationPeriod     time.Duration `json:"rotation_period_ns,omitempty"`
+	RateLimitPerSecond float64       `json:"rate_limit_per_second,omitempty"`
+	RateLimitBurst     int           `json:"rate_limit_burst,omitempty"`
+	LastUsedAt         time.Time     `json:"last_used_at,omitzero"`
+	UseCount           uint64        `json:"use_count,omitempty"`
+	LastAttestedAt     time.Time     `json:"last_attested_at,omitzero"`
+	RotatedAt          time.Time     `json:"rotated_at,omitzero"`
+	PreviousSecretHash []byte        `json:"previous_secret_hash,omitempty"`
+	GraceDeadline      time.Time     `json:"grace_deadline,omitzero"`
+	DisabledAt         time.Time     `json:"disabled_at,omitzero"`
+	DisabledReason     string        `json:"disabled_reason,omitempty"`
+	EnabledAt          time.Time     `json:"enabled_at,omitzero"`
+	RotationFlaggedAt  time.Time     `json:"rotation_flagged_at,omitzero"`
+	History            []eventWire   `json:"history,omitempty"`
+}
+
+type eventWire struct {
+	At     time.Time `json:"at,omitzero"`
+	Action string    `json:"action"`
+	Actor  string    `json:"actor,omitempty"`
+	Reason string    `json:"reason,omitempty"`
+	Detail string    `json:"detail,omitempty"`
 }
 
 func encodeKey(r store.KeyRecord) ([]byte, error) {
 	b, err := json.Marshal(keyWire{
-		V:                wireVersion,
+		V:                keyWireVersion,
 		ID:               r.ID,
 		Owner:            r.Owner,
 		Description:      r.Description,
@@ -59,9 +90,25 @@ func encodeKey(r store.KeyRecord) ([]byte, error) {
 		CreatedAt:        r.CreatedAt.UTC(),
 		ExpiresAt:        r.ExpiresAt.UTC(),
 		RevokedAt:        r.RevokedAt.UTC(),
+
+		RotationPeriod:     r.RotationPeriod,
+		RateLimitPerSecond: r.RateLimit.PerSecond,
+		RateLimitBurst:     r.RateLimit.Burst,
+		LastUsedAt:         r.LastUsedAt.UTC(),
+		UseCount:           r.UseCount,
+		LastAttestedAt:     r.LastAttestedAt.UTC(),
+		RotatedAt:          r.RotatedAt.UTC(),
+		PreviousSecretHash: r.PreviousSecretHash,
+		GraceDeadline:      r.GraceDeadline.UTC(),
+		DisabledAt:         r.DisabledAt.UTC(),
+		DisabledReason:     r.DisabledReason,
+		EnabledAt:          r.EnabledAt.UTC(),
+		RotationFlaggedAt:  r.RotationFlaggedAt.UTC(),
+		History:            encodeEvents(r.History),
 	})
 	if err != nil {
-		// Only a time outside years 0–9999 can fail here.
+		// Validate rejects non-finite rate limits, so only a time outside
+		// years 0–9999 can fail here.
 		return nil, fmt.Errorf("%w: key record %q: %v", store.ErrInvalidArgument, r.ID, err)
 	}
 	return b, nil
@@ -74,7 +121,7 @@ func decodeKey(id string, b []byte) (store.KeyRecord, error) {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return store.KeyRecord{}, corrupt("key", id, err)
 	}
-	if w.V != wireVersion {
+	if w.V != keyWireV1 && w.V != keyWireVersion {
 		return store.KeyRecord{}, corrupt("key", id, fmt.Errorf("unsupported version %d", w.V))
 	}
 	if w.ID != id {
@@ -106,12 +153,48 @@ func decodeKey(id string, b []byte) (store.KeyRecord, error) {
 		CreatedAt:        w.CreatedAt,
 		ExpiresAt:        w.ExpiresAt,
 		RevokedAt:        w.RevokedAt,
+
+		RotationPeriod:     w.RotationPeriod,
+		RateLimit:          store.RateLimit{PerSecond: w.RateLimitPerSecond, Burst: w.RateLimitBurst},
+		LastUsedAt:         w.LastUsedAt,
+		UseCount:           w.UseCount,
+		LastAttestedAt:     w.LastAttestedAt,
+		RotatedAt:          w.RotatedAt,
+		PreviousSecretHash: w.PreviousSecretHash,
+		GraceDeadline:      w.GraceDeadline,
+		DisabledAt:         w.DisabledAt,
+		DisabledReason:     w.DisabledReason,
+		EnabledAt:          w.EnabledAt,
+		RotationFlaggedAt:  w.RotationFlaggedAt,
+		History:            decodeEvents(w.History),
 	}
 	if err := rec.Validate(); err != nil {
 		return store.KeyRecord{}, corrupt("key", id, err)
 	}
 	// Clone turns decoded empty collections into nil, as documented.
 	return rec.Clone(), nil
+}
+
+func encodeEvents(events []store.KeyEvent) []eventWire {
+	if len(events) == 0 {
+		return nil
+	}
+	out := make([]eventWire, len(events))
+	for i, e := range events {
+		out[i] = eventWire{At: e.At.UTC(), Action: e.Action, Actor: e.Actor, Reason: e.Reason, Detail: e.Detail}
+	}
+	return out
+}
+
+func decodeEvents(events []eventWire) []store.KeyEvent {
+	if len(events) == 0 {
+		return nil
+	}
+	out := make([]store.KeyEvent, len(events))
+	for i, e := range events {
+		out[i] = store.KeyEvent{At: e.At, Action: e.Action, Actor: e.Actor, Reason: e.Reason, Detail: e.Detail}
+	}
+	return out
 }
 
 type signWire struct {

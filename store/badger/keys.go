@@ -109,8 +109,8 @@ func (s *Store) UpdateKey(ctx context.Context, id string, fn func(*store.KeyReco
 
 // ListKeys returns one page of records ordered by ID (byte order).
 func (s *Store) ListKeys(ctx context.Context, q store.KeyQuery) (store.KeyPage, error) {
-	if q.State > store.KeyStateExpired {
-		return store.KeyPage{}, fmt.Errorf("%w: unknown key state %v", store.ErrInvalidArgument, q.State)
+	if err := q.Validate(); err != nil {
+		return store.KeyPage{}, err
 	}
 	size := q.PageSize
 	switch {
@@ -154,7 +154,7 @@ func (s *Store) ListKeys(ctx context.Context, q store.KeyQuery) (store.KeyPage, 
 			if err != nil {
 				return err
 			}
-			if !matches(q, rec) {
+			if !q.Matches(rec) {
 				continue
 			}
 			if len(page.Keys) == size {
@@ -170,13 +170,6 @@ func (s *Store) ListKeys(ctx context.Context, q store.KeyQuery) (store.KeyPage, 
 		return store.KeyPage{}, err
 	}
 	return page, nil
-}
-
-func matches(q store.KeyQuery, rec store.KeyRecord) bool {
-	if q.Owner != "" && rec.Owner != q.Owner {
-		return false
-	}
-	return q.State == store.KeyStateUnspecified || rec.State == q.State
 }
 
 func set(txn *badger.Txn, e *badger.Entry) error {

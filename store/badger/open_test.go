@@ -168,12 +168,21 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 	const jti = "jti-plaintext-marker-a93e"
 	hash := []byte("hash-plaintext-marker-0c77-32byt")
 	private := []byte("private-plaintext-marker-77e2-pkcs8")
-	rec := store.KeyRecord{ID: "k1", Owner: owner, SecretHash: hash, State: store.KeyStateActive}
+	prevHash := []byte("prev-hash-plaintext-marker-4d2a-x")
+	// Distinct from every other marker: Badger compresses blocks, and a
+	// substring repeated from earlier in the record would be stored as a
+	// back-reference the control scan cannot see.
+	const detail = "Hq7ZmV2xKw9RtJ4c"
+	const disabledReason = "Ub3NyG8pLs5DfE6j"
+	rec := store.KeyRecord{ID: "k1", Owner: owner, SecretHash: hash, State: store.KeyStateActive,
+		PreviousSecretHash: prevHash, DisabledReason: disabledReason,
+		History: []store.KeyEvent{{At: time.Unix(1, 0), Action: "rotated", Detail: detail}}}
 	sk := store.SigningKeyRecord{KID: "s1", Alg: "EdDSA", Private: private}
 
 	markers := map[string][]byte{}
 	for name, secret := range map[string][]byte{"owner": []byte(owner), "jti": []byte(jti),
-		"secret hash": hash, "private key": private} {
+		"secret hash": hash, "private key": private, "previous secret hash": prevHash,
+		"history detail": []byte(detail), "disabled reason": []byte(disabledReason)} {
 		markers[name] = secret
 		markers[name+" (base64)"] = []byte(base64.StdEncoding.EncodeToString(secret))
 		markers[name+" (hex)"] = []byte(hex.EncodeToString(secret))
@@ -195,8 +204,14 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 		if err := db.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if found := scanDir(t, dir, markers); len(found) == 0 {
-			t.Fatal("scan found no marker in an unencrypted directory; the scan is broken")
+		// Every field the encrypted run relies on must be visible here, or
+		// the encrypted run would pass without proving anything about it.
+		found := strings.Join(scanDir(t, dir, markers), "\n")
+		for _, name := range []string{"owner", "secret hash (base64)", "previous secret hash (base64)",
+			"history detail", "disabled reason"} {
+			if !strings.Contains(found, ": "+name+"\n") && !strings.HasSuffix(found, ": "+name) {
+				t.Fatalf("scan of an unencrypted directory missed %s; the scan is broken:\n%s", name, found)
+			}
 		}
 	})
 

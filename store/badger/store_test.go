@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -172,7 +173,7 @@ func TestCorruptRecordsAreUnavailable(t *testing.T) {
 		call  func(*Store) error
 	}{
 		{"key not json", "key/k", "{not json", func(s *Store) error { _, err := s.GetKey(ctx, "k"); return err }},
-		{"key from the future", "key/k", `{"v":2,"id":"k","state":"active"}`,
+		{"key from the future", "key/k", `{"v":3,"id":"k","state":"active"}`,
 			func(s *Store) error { _, err := s.GetKey(ctx, "k"); return err }},
 		{"key under another id", "key/k", `{"v":1,"id":"j","state":"active"}`,
 			func(s *Store) error { _, err := s.GetKey(ctx, "k"); return err }},
@@ -184,6 +185,11 @@ func TestCorruptRecordsAreUnavailable(t *testing.T) {
 			_, err := s.UpdateKey(ctx, "k", func(*store.KeyRecord) error { return nil })
 			return err
 		}},
+		{"history too long", "key/k", `{"v":2,"id":"k","state":"active","history":[` +
+			strings.Repeat(`{"action":"updated"},`, store.MaxKeyHistory) + `{"action":"updated"}]}`,
+			func(s *Store) error { _, err := s.GetKey(ctx, "k"); return err }},
+		{"negative rate limit", "key/k", `{"v":2,"id":"k","state":"active","rate_limit_burst":-1}`,
+			func(s *Store) error { _, err := s.GetKey(ctx, "k"); return err }},
 		{"signing key", "sign/s", `{"v":1,"kid":"s","alg":"EdDSA"}`,
 			func(s *Store) error { _, err := s.ListSigningKeys(ctx); return err }},
 	}

@@ -104,6 +104,14 @@ func (f *Faulty) ListSigningKeys(ctx context.Context) ([]store.SigningKeyRecord,
 	return f.inner.ListSigningKeys(ctx)
 }
 
+// RecordUsage implements store.UsageStore.
+func (f *Faulty) RecordUsage(ctx context.Context, usage []store.KeyUsage) error {
+	if err := f.fault("RecordUsage"); err != nil {
+		return err
+	}
+	return f.inner.RecordUsage(ctx, usage)
+}
+
 // Close always closes the wrapped store, failing or not, so that tests do
 // not leak it.
 func (f *Faulty) Close() error { return f.inner.Close() }

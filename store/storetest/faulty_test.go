@@ -65,6 +65,9 @@ func TestFaultyFailsEveryCall(t *testing.T) {
 			return f.PutSigningKey(ctx, store.SigningKeyRecord{KID: "s", Alg: "EdDSA", Private: []byte{1}})
 		},
 		"ListSigningKeys": func() error { _, err := f.ListSigningKeys(ctx); return err },
+		"RecordUsage": func() error {
+			return f.RecordUsage(ctx, []store.KeyUsage{{ID: "k", LastUsedAt: until, Count: 1}})
+		},
 	}
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {
@@ -82,7 +85,7 @@ func TestFaultyFailsEveryCall(t *testing.T) {
 	if _, err := f.GetKey(ctx, "k2"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("GetKey(k2) after recovery = %v, want ErrNotFound", err)
 	}
-	if rec, err := f.GetKey(ctx, "k"); err != nil || rec.Owner != "" {
+	if rec, err := f.GetKey(ctx, "k"); err != nil || rec.Owner != "" || rec.UseCount != 0 {
 		t.Fatalf("GetKey(k) after recovery = %+v, %v; want unchanged", rec, err)
 	}
 	if revoked, err := f.IsTokenRevoked(ctx, "j"); err != nil || revoked {

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -26,14 +27,24 @@ func runKeys(t *testing.T, open func(*testing.T) store.Store) {
 	t.Run("zero times and empty collections stay unset", func(t *testing.T) {
 		s := open(t)
 		want := store.KeyRecord{ID: "bare", State: store.KeyStateDisabled,
-			Labels: map[string]string{}, Scopes: []string{}}
+			Labels: map[string]string{}, Scopes: []string{},
+			PreviousSecretHash: []byte{}, History: []store.KeyEvent{}}
 		mustCreate(t, s, want)
 		got := mustGet(t, s, "bare")
-		if !got.CreatedAt.IsZero() || !got.ExpiresAt.IsZero() || !got.RevokedAt.IsZero() {
-			t.Fatalf("zero times came back set: %+v", got)
+		for name, tm := range map[string]time.Time{"CreatedAt": got.CreatedAt, "ExpiresAt": got.ExpiresAt,
+			"RevokedAt": got.RevokedAt, "LastUsedAt": got.LastUsedAt, "LastAttestedAt": got.LastAttestedAt,
+			"RotatedAt": got.RotatedAt, "GraceDeadline": got.GraceDeadline, "DisabledAt": got.DisabledAt,
+			"EnabledAt": got.EnabledAt, "RotationFlaggedAt": got.RotationFlaggedAt} {
+			if !tm.IsZero() {
+				t.Fatalf("zero %s came back as %v", name, tm)
+			}
 		}
-		if got.Labels != nil || got.Scopes != nil || got.SecretHash != nil {
+		if got.Labels != nil || got.Scopes != nil || got.SecretHash != nil ||
+			got.PreviousSecretHash != nil || got.History != nil {
 			t.Fatalf("empty collections came back non-nil: %+v", got)
+		}
+		if got.RotationPeriod != 0 || got.RateLimit != (store.RateLimit{}) || got.UseCount != 0 {
+			t.Fatalf("zero values came back set: %+v", got)
 		}
 		assertKey(t, got, want)
 	})
@@ -73,6 +84,14 @@ func runKeys(t *testing.T, open func(*testing.T) store.Store) {
 			{"unspecified state", func(r *store.KeyRecord) { r.State = store.KeyStateUnspecified }},
 			{"unknown state", func(r *store.KeyRecord) { r.State = 42 }},
 			{"unknown reason", func(r *store.KeyRecord) { r.RevocationReason = 42 }},
+			{"negative rotation period", func(r *store.KeyRecord) { r.RotationPeriod = -1 }},
+			{"negative rate", func(r *store.KeyRecord) { r.RateLimit.PerSecond = -0.5 }},
+			{"NaN rate", func(r *store.KeyRecord) { r.RateLimit.PerSecond = math.NaN() }},
+			{"infinite rate", func(r *store.KeyRecord) { r.RateLimit.PerSecond = math.Inf(1) }},
+			{"negative burst", func(r *store.KeyRecord) { r.RateLimit.Burst = -1 }},
+			{"history over the cap", func(r *store.KeyRecord) {
+				r.History = make([]store.KeyEvent, store.MaxKeyHistory+1)
+			}},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
@@ -131,4 +150,6 @@ func scribble(r *store.KeyRecord) {
 	r.Scopes[0] = "scribbled"
 	r.Audiences[0] = "scribbled"
 	r.BoundIdentities[0] = "scribbled"
+	r.PreviousSecretHash[0] ^= 0xff
+	r.History[0].Detail = "scribbled"
 }

@@ -39,6 +39,9 @@ func calls(s store.Store) map[string]func(context.Context) error {
 			_, err := s.ListSigningKeys(ctx)
 			return err
 		},
+		"RecordUsage": func(ctx context.Context) error {
+			return s.RecordUsage(ctx, []store.KeyUsage{{ID: "k", LastUsedAt: until, Count: 1}})
+		},
 	}
 }
 
@@ -93,6 +96,9 @@ func runLifecycle(t *testing.T, open func(*testing.T) store.Store) {
 		}
 		if got, err := s.IsTokenRevoked(context.Background(), "j2"); err != nil || got {
 			t.Fatalf("IsTokenRevoked(j2) = %v, %v; want false", got, err)
+		}
+		if got := mustGet(t, s, "k"); got.UseCount != base("k").UseCount {
+			t.Fatalf("UseCount = %d after a cancelled RecordUsage, want %d", got.UseCount, base("k").UseCount)
 		}
 	})
 }

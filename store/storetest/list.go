@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/latchkeyhq/latchkey/store"
@@ -172,26 +171,10 @@ func collect(t *testing.T, s store.Store, q store.KeyQuery) [][]string {
 	return nil
 }
 
-// createMany creates n records from several goroutines, so that a backend
-// that syncs every commit can batch them.
+// createMany creates n records from several goroutines.
 func createMany(t *testing.T, s store.Store, n int) {
 	t.Helper()
-	const workers = 16
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < n; i += workers {
-				if err := s.CreateKey(context.Background(), base(fmt.Sprintf("bulk-%05d", i))); err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatalf("CreateKey: %v", err)
-	}
+	forEach(t, n, func(i int) error {
+		return s.CreateKey(context.Background(), base(fmt.Sprintf("bulk-%05d", i)))
+	})
 }

@@ -33,6 +33,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UpdateKey", runUpdateKey},
 		{"Revocations", runRevocations},
 		{"SigningKeys", runSigningKeys},
+		{"Queries", runQueries},
+		{"History", runHistory},
+		{"Usage", runUsage},
 		{"Lifecycle", func(t *testing.T, _ func(*testing.T) store.Store) { runLifecycle(t, open) }},
 	}
 	for _, s := range suites {
@@ -59,6 +62,27 @@ func base(id string) store.KeyRecord {
 		RevocationReason: store.ReasonUnspecified,
 		CreatedAt:        time.Date(2025, 3, 1, 12, 0, 0, 123456789, zone),
 		ExpiresAt:        time.Date(2026, 3, 1, 12, 0, 0, 1, time.UTC),
+
+		RotationPeriod:     90 * 24 * time.Hour,
+		RateLimit:          store.RateLimit{PerSecond: 2.5, Burst: 7},
+		LastUsedAt:         time.Date(2025, 3, 2, 8, 0, 0, 2, zone),
+		UseCount:           1<<40 + 3,
+		LastAttestedAt:     time.Date(2025, 3, 3, 9, 0, 0, 3, zone),
+		RotatedAt:          time.Date(2025, 3, 4, 10, 0, 0, 4, zone),
+		PreviousSecretHash: []byte{0xff, 0x00, 0x01, 0x80},
+		GraceDeadline:      time.Date(2025, 3, 5, 11, 0, 0, 5, zone),
+		DisabledAt:         time.Date(2025, 3, 6, 12, 0, 0, 6, zone),
+		DisabledReason:     "unused",
+		EnabledAt:          time.Date(2025, 3, 7, 13, 0, 0, 7, zone),
+		RotationFlaggedAt:  time.Date(2025, 3, 8, 14, 0, 0, 8, zone),
+		History: []store.KeyEvent{
+			{At: time.Date(2025, 3, 1, 12, 0, 0, 123456789, zone), Action: "created",
+				Actor: "spiffe://example.org/admin"},
+			{At: time.Date(2025, 3, 4, 10, 0, 0, 4, zone), Action: "rotated",
+				Actor: "spiffe://example.org/admin", Reason: "leaked", Detail: "grace \"1h\" ✓"},
+			{At: time.Date(2025, 3, 6, 12, 0, 0, 6, zone), Action: "disabled", Actor: "janitor",
+				Reason: "unused"},
+		},
 	}
 }
 
@@ -70,14 +94,23 @@ func normalize(r store.KeyRecord) store.KeyRecord {
 	r.CreatedAt = r.CreatedAt.UTC()
 	r.ExpiresAt = r.ExpiresAt.UTC()
 	r.RevokedAt = r.RevokedAt.UTC()
+	for _, p := range []*time.Time{&r.LastUsedAt, &r.LastAttestedAt, &r.RotatedAt,
+		&r.GraceDeadline, &r.DisabledAt, &r.EnabledAt, &r.RotationFlaggedAt} {
+		*p = p.UTC()
+	}
+	for i := range r.History {
+		r.History[i].At = r.History[i].At.UTC()
+	}
 	return r
 }
 
 func assertKey(t *testing.T, got, want store.KeyRecord) {
 	t.Helper()
 	if g, w := normalize(got), normalize(want); !reflect.DeepEqual(g, w) {
-		t.Fatalf("record mismatch\n got: %+v\nwant: %+v\n(secret hash got %x want %x)",
-			g, w, g.SecretHash, w.SecretHash)
+		t.Fatalf("record mismatch\n got: %+v\nwant: %+v\n(secret hash got %x want %x; "+
+			"previous hash got %x want %x)\n(history got %+v\nwant %+v)",
+			g, w, g.SecretHash, w.SecretHash, g.PreviousSecretHash, w.PreviousSecretHash,
+			g.History, w.History)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -155,13 +156,32 @@ type Key struct {
 	MaxTtl           *durationpb.Duration   `protobuf:"bytes,9,opt,name=max_ttl,json=maxTtl,proto3" json:"max_ttl,omitempty"`
 	State            KeyState               `protobuf:"varint,10,opt,name=state,proto3,enum=latchkey.admin.v1.KeyState" json:"state,omitempty"`
 	RevocationReason RevocationReason       `protobuf:"varint,11,opt,name=revocation_reason,json=revocationReason,proto3,enum=latchkey.admin.v1.RevocationReason" json:"revocation_reason,omitempty"`
-	CreateTime       *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	ExpireTime       *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
-	RevokeTime       *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
+	CreatedAt        *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	ExpiresAt        *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	RevokedAt        *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
 	// The admin identity that created the key.
-	CreatedBy     string `protobuf:"bytes,15,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CreatedBy string `protobuf:"bytes,15,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	// Last successful exchange (usage is written in batches, so this may lag
+	// by the flush interval on other servers).
+	LastUsedAt     *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=last_used_at,json=lastUsedAt,proto3" json:"last_used_at,omitempty"`
+	UseCount       uint64                 `protobuf:"varint,17,opt,name=use_count,json=useCount,proto3" json:"use_count,omitempty"`
+	LastAttestedAt *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=last_attested_at,json=lastAttestedAt,proto3" json:"last_attested_at,omitempty"`
+	// The key's own rotation period; unset means the policy's.
+	RotationPeriod *durationpb.Duration `protobuf:"bytes,19,opt,name=rotation_period,json=rotationPeriod,proto3" json:"rotation_period,omitempty"`
+	// When the next rotation is due under the key's or the policy's period.
+	RotationDueAt *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=rotation_due_at,json=rotationDueAt,proto3" json:"rotation_due_at,omitempty"`
+	RotatedAt     *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=rotated_at,json=rotatedAt,proto3" json:"rotated_at,omitempty"`
+	// While set and in the future, the previous secret still works.
+	GraceDeadline  *timestamppb.Timestamp `protobuf:"bytes,22,opt,name=grace_deadline,json=graceDeadline,proto3" json:"grace_deadline,omitempty"`
+	RateLimit      *RateLimit             `protobuf:"bytes,23,opt,name=rate_limit,json=rateLimit,proto3" json:"rate_limit,omitempty"`
+	DisabledAt     *timestamppb.Timestamp `protobuf:"bytes,24,opt,name=disabled_at,json=disabledAt,proto3" json:"disabled_at,omitempty"`
+	DisabledReason string                 `protobuf:"bytes,25,opt,name=disabled_reason,json=disabledReason,proto3" json:"disabled_reason,omitempty"`
+	// When the owner must next attest, under the policy.
+	AttestationDueAt *timestamppb.Timestamp `protobuf:"bytes,26,opt,name=attestation_due_at,json=attestationDueAt,proto3" json:"attestation_due_at,omitempty"`
+	// When the janitor disables the key for lack of use, under the policy.
+	UnusedDisableAt *timestamppb.Timestamp `protobuf:"bytes,27,opt,name=unused_disable_at,json=unusedDisableAt,proto3" json:"unused_disable_at,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Key) Reset() {
@@ -271,23 +291,23 @@ func (x *Key) GetRevocationReason() RevocationReason {
 	return RevocationReason_REVOCATION_REASON_UNSPECIFIED
 }
 
-func (x *Key) GetCreateTime() *timestamppb.Timestamp {
+func (x *Key) GetCreatedAt() *timestamppb.Timestamp {
 	if x != nil {
-		return x.CreateTime
+		return x.CreatedAt
 	}
 	return nil
 }
 
-func (x *Key) GetExpireTime() *timestamppb.Timestamp {
+func (x *Key) GetExpiresAt() *timestamppb.Timestamp {
 	if x != nil {
-		return x.ExpireTime
+		return x.ExpiresAt
 	}
 	return nil
 }
 
-func (x *Key) GetRevokeTime() *timestamppb.Timestamp {
+func (x *Key) GetRevokedAt() *timestamppb.Timestamp {
 	if x != nil {
-		return x.RevokeTime
+		return x.RevokedAt
 	}
 	return nil
 }
@@ -297,6 +317,143 @@ func (x *Key) GetCreatedBy() string {
 		return x.CreatedBy
 	}
 	return ""
+}
+
+func (x *Key) GetLastUsedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastUsedAt
+	}
+	return nil
+}
+
+func (x *Key) GetUseCount() uint64 {
+	if x != nil {
+		return x.UseCount
+	}
+	return 0
+}
+
+func (x *Key) GetLastAttestedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastAttestedAt
+	}
+	return nil
+}
+
+func (x *Key) GetRotationPeriod() *durationpb.Duration {
+	if x != nil {
+		return x.RotationPeriod
+	}
+	return nil
+}
+
+func (x *Key) GetRotationDueAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RotationDueAt
+	}
+	return nil
+}
+
+func (x *Key) GetRotatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RotatedAt
+	}
+	return nil
+}
+
+func (x *Key) GetGraceDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.GraceDeadline
+	}
+	return nil
+}
+
+func (x *Key) GetRateLimit() *RateLimit {
+	if x != nil {
+		return x.RateLimit
+	}
+	return nil
+}
+
+func (x *Key) GetDisabledAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DisabledAt
+	}
+	return nil
+}
+
+func (x *Key) GetDisabledReason() string {
+	if x != nil {
+		return x.DisabledReason
+	}
+	return ""
+}
+
+func (x *Key) GetAttestationDueAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AttestationDueAt
+	}
+	return nil
+}
+
+func (x *Key) GetUnusedDisableAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UnusedDisableAt
+	}
+	return nil
+}
+
+// RateLimit is a token bucket: a sustained rate and a burst.
+type RateLimit struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PerSecond     float64                `protobuf:"fixed64,1,opt,name=per_second,json=perSecond,proto3" json:"per_second,omitempty"`
+	Burst         uint32                 `protobuf:"varint,2,opt,name=burst,proto3" json:"burst,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RateLimit) Reset() {
+	*x = RateLimit{}
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RateLimit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RateLimit) ProtoMessage() {}
+
+func (x *RateLimit) ProtoReflect() protoreflect.Message {
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RateLimit.ProtoReflect.Descriptor instead.
+func (*RateLimit) Descriptor() ([]byte, []int) {
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RateLimit) GetPerSecond() float64 {
+	if x != nil {
+		return x.PerSecond
+	}
+	return 0
+}
+
+func (x *RateLimit) GetBurst() uint32 {
+	if x != nil {
+		return x.Burst
+	}
+	return 0
 }
 
 // CreateKeyRequest describes the key to create.
@@ -317,16 +474,20 @@ type CreateKeyRequest struct {
 	Labels map[string]string    `protobuf:"bytes,7,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// When the key stops working. Unset means no expiry unless `lifetime` is set
 	// or the policy caps key lifetime.
-	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
-	// Alternative to expire_time: the key expires this long after creation.
-	Lifetime      *durationpb.Duration `protobuf:"bytes,9,opt,name=lifetime,proto3" json:"lifetime,omitempty"`
+	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	// Alternative to expires_at: the key expires this long after creation.
+	Lifetime *durationpb.Duration `protobuf:"bytes,9,opt,name=lifetime,proto3" json:"lifetime,omitempty"`
+	// Rotation period for this key; unset means the policy's.
+	RotationPeriod *durationpb.Duration `protobuf:"bytes,10,opt,name=rotation_period,json=rotationPeriod,proto3" json:"rotation_period,omitempty"`
+	// Rate limit for this key; unset means the policy default.
+	RateLimit     *RateLimit `protobuf:"bytes,11,opt,name=rate_limit,json=rateLimit,proto3" json:"rate_limit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateKeyRequest) Reset() {
 	*x = CreateKeyRequest{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[1]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -338,7 +499,7 @@ func (x *CreateKeyRequest) String() string {
 func (*CreateKeyRequest) ProtoMessage() {}
 
 func (x *CreateKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[1]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -351,7 +512,7 @@ func (x *CreateKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateKeyRequest) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{1}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *CreateKeyRequest) GetOwner() string {
@@ -403,9 +564,9 @@ func (x *CreateKeyRequest) GetLabels() map[string]string {
 	return nil
 }
 
-func (x *CreateKeyRequest) GetExpireTime() *timestamppb.Timestamp {
+func (x *CreateKeyRequest) GetExpiresAt() *timestamppb.Timestamp {
 	if x != nil {
-		return x.ExpireTime
+		return x.ExpiresAt
 	}
 	return nil
 }
@@ -413,6 +574,20 @@ func (x *CreateKeyRequest) GetExpireTime() *timestamppb.Timestamp {
 func (x *CreateKeyRequest) GetLifetime() *durationpb.Duration {
 	if x != nil {
 		return x.Lifetime
+	}
+	return nil
+}
+
+func (x *CreateKeyRequest) GetRotationPeriod() *durationpb.Duration {
+	if x != nil {
+		return x.RotationPeriod
+	}
+	return nil
+}
+
+func (x *CreateKeyRequest) GetRateLimit() *RateLimit {
+	if x != nil {
+		return x.RateLimit
 	}
 	return nil
 }
@@ -429,7 +604,7 @@ type CreateKeyResponse struct {
 
 func (x *CreateKeyResponse) Reset() {
 	*x = CreateKeyResponse{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[2]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -441,7 +616,7 @@ func (x *CreateKeyResponse) String() string {
 func (*CreateKeyResponse) ProtoMessage() {}
 
 func (x *CreateKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[2]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -454,7 +629,7 @@ func (x *CreateKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateKeyResponse) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{2}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CreateKeyResponse) GetKey() *Key {
@@ -481,7 +656,7 @@ type GetKeyRequest struct {
 
 func (x *GetKeyRequest) Reset() {
 	*x = GetKeyRequest{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[3]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -493,7 +668,7 @@ func (x *GetKeyRequest) String() string {
 func (*GetKeyRequest) ProtoMessage() {}
 
 func (x *GetKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[3]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -506,7 +681,7 @@ func (x *GetKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetKeyRequest.ProtoReflect.Descriptor instead.
 func (*GetKeyRequest) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{3}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetKeyRequest) GetKeyId() string {
@@ -526,7 +701,7 @@ type GetKeyResponse struct {
 
 func (x *GetKeyResponse) Reset() {
 	*x = GetKeyResponse{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[4]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -538,7 +713,7 @@ func (x *GetKeyResponse) String() string {
 func (*GetKeyResponse) ProtoMessage() {}
 
 func (x *GetKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[4]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -551,7 +726,7 @@ func (x *GetKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetKeyResponse.ProtoReflect.Descriptor instead.
 func (*GetKeyResponse) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{4}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetKeyResponse) GetKey() *Key {
@@ -561,13 +736,23 @@ func (x *GetKeyResponse) GetKey() *Key {
 	return nil
 }
 
-// ListKeysRequest filters and pages the inventory.
+// ListKeysRequest filters and pages the inventory. Filters combine with AND.
 type ListKeysRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only keys of this owner, when set.
 	Owner string `protobuf:"bytes,1,opt,name=owner,proto3" json:"owner,omitempty"`
 	// Only keys in this state, when set.
 	State KeyState `protobuf:"varint,2,opt,name=state,proto3,enum=latchkey.admin.v1.KeyState" json:"state,omitempty"`
+	// Only keys not used since this time (never-used keys count from creation).
+	UnusedSince *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=unused_since,json=unusedSince,proto3" json:"unused_since,omitempty"`
+	// Only keys whose rotation is due now.
+	RotationDue bool `protobuf:"varint,6,opt,name=rotation_due,json=rotationDue,proto3" json:"rotation_due,omitempty"`
+	// Only keys whose attestation is due now.
+	AttestationDue bool `protobuf:"varint,7,opt,name=attestation_due,json=attestationDue,proto3" json:"attestation_due,omitempty"`
+	// Only keys with this label: `key=value`, or `key` for any value.
+	Label string `protobuf:"bytes,8,opt,name=label,proto3" json:"label,omitempty"`
+	// Only keys that expire before this time.
+	ExpiringBefore *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=expiring_before,json=expiringBefore,proto3" json:"expiring_before,omitempty"`
 	// At most this many keys (default 100, maximum 1000).
 	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response's next_page_token.
@@ -578,7 +763,7 @@ type ListKeysRequest struct {
 
 func (x *ListKeysRequest) Reset() {
 	*x = ListKeysRequest{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[5]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -590,7 +775,7 @@ func (x *ListKeysRequest) String() string {
 func (*ListKeysRequest) ProtoMessage() {}
 
 func (x *ListKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[5]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -603,7 +788,7 @@ func (x *ListKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListKeysRequest) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{5}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListKeysRequest) GetOwner() string {
@@ -618,6 +803,41 @@ func (x *ListKeysRequest) GetState() KeyState {
 		return x.State
 	}
 	return KeyState_KEY_STATE_UNSPECIFIED
+}
+
+func (x *ListKeysRequest) GetUnusedSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UnusedSince
+	}
+	return nil
+}
+
+func (x *ListKeysRequest) GetRotationDue() bool {
+	if x != nil {
+		return x.RotationDue
+	}
+	return false
+}
+
+func (x *ListKeysRequest) GetAttestationDue() bool {
+	if x != nil {
+		return x.AttestationDue
+	}
+	return false
+}
+
+func (x *ListKeysRequest) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *ListKeysRequest) GetExpiringBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiringBefore
+	}
+	return nil
 }
 
 func (x *ListKeysRequest) GetPageSize() int32 {
@@ -646,7 +866,7 @@ type ListKeysResponse struct {
 
 func (x *ListKeysResponse) Reset() {
 	*x = ListKeysResponse{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[6]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -658,7 +878,7 @@ func (x *ListKeysResponse) String() string {
 func (*ListKeysResponse) ProtoMessage() {}
 
 func (x *ListKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[6]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -671,7 +891,7 @@ func (x *ListKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListKeysResponse) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{6}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListKeysResponse) GetKeys() []*Key {
@@ -688,6 +908,670 @@ func (x *ListKeysResponse) GetNextPageToken() string {
 	return ""
 }
 
+// UpdateKeyRequest changes the fields of key named in update_mask. Updatable:
+// owner, description, labels, scopes, audiences, bound_identities, max_ttl,
+// expires_at, rotation_period, rate_limit.
+type UpdateKeyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// key.key_id names the key; the other fields carry the new values.
+	Key           *Key                   `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateKeyRequest) Reset() {
+	*x = UpdateKeyRequest{}
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateKeyRequest) ProtoMessage() {}
+
+func (x *UpdateKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateKeyRequest.ProtoReflect.Descriptor instead.
+func (*UpdateKeyRequest) Descriptor() ([]byte, []int) {
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *UpdateKeyRequest) GetKey() *Key {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *UpdateKeyRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+// UpdateKeyResponse carries the updated record.
+type UpdateKeyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           *Key                   `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateKeyResponse) Reset() {
+	*x = UpdateKeyResponse{}
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateKeyResponse) ProtoMessage() {}
+
+func (x *UpdateKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateKeyResponse.ProtoReflect.Descriptor instead.
+func (*UpdateKeyResponse) Descriptor() ([]byte, []int) {
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *UpdateKeyResponse) GetKey() *Key {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+// RotateKeyRequest names the key and how long the old secret keeps working.
+type RotateKeyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	KeyId string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// Unset means the policy's default grace; zero retires the old secret now.
+	Grace         *durationpb.Duration `protobuf:"bytes,2,opt,name=grace,proto3" json:"grace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateKeyRequest) Reset() {
+	*x = RotateKeyRequest{}
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateKeyRequest) ProtoMessage() {}
+
+func (x *RotateKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateKeyRequest.ProtoReflect.Descriptor instead.
+func (*RotateKeyRequest) Descriptor() ([]byte, []int) {
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RotateKeyRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *RotateKeyRequest) GetGrace() *durationpb.Duration {
+	if x != nil {
+		return x.Grace
+	}
+	return nil
+}
+
+// RotateKeyResponse carries the updated record and, this one time, the new key.
+type RotateKeyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           *Key                   `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	RootKey       string                 `protobuf:"bytes,2,opt,name=root_key,json=rootKey,proto3" json:"root_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateKeyResponse) Reset() {
+	*x = RotateKeyResponse{}
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateKeyResponse) ProtoMessage() {}
+
+func (x *RotateKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateKeyResponse.ProtoReflect.Descriptor instead.
+func (*RotateKeyResponse) Descriptor() ([]byte, []int) {
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *RotateKeyResponse) GetKey() *Key {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *RotateKeyResponse) GetRootKey() string {
+	if x != nil {
+		return x.RootKey
+	}
+	return ""
+}
+
+// DisableKeyRequest names the key and why.
+type DisableKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	KeyId         string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DisableKeyRequest) Reset() {
+	*x = DisableKeyRequest{}
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DisableKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DisableKeyRequest) ProtoMessage() {}
+
+func (x *DisableKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DisableKeyRequest.ProtoReflect.Descriptor instead.
+func (*DisableKeyRequest) Descriptor() ([]byte, []int) {
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *DisableKeyRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *DisableKeyRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// DisableKeyResponse carries the updated record.
+type DisableKeyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           *Key                   `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DisableKeyResponse) Reset() {
+	*x = DisableKeyResponse{}
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DisableKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DisableKeyResponse) ProtoMessage() {}
+
+func (x *DisableKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DisableKeyResponse.ProtoReflect.Descriptor instead.
+func (*DisableKeyResponse) Descriptor() ([]byte, []int) {
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *DisableKeyResponse) GetKey() *Key {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+// EnableKeyRequest names the key.
+type EnableKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	KeyId         string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnableKeyRequest) Reset() {
+	*x = EnableKeyRequest{}
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnableKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnableKeyRequest) ProtoMessage() {}
+
+func (x *EnableKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnableKeyRequest.ProtoReflect.Descriptor instead.
+func (*EnableKeyRequest) Descriptor() ([]byte, []int) {
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *EnableKeyRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+// EnableKeyResponse carries the updated record.
+type EnableKeyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           *Key                   `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnableKeyResponse) Reset() {
+	*x = EnableKeyResponse{}
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnableKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnableKeyResponse) ProtoMessage() {}
+
+func (x *EnableKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnableKeyResponse.ProtoReflect.Descriptor instead.
+func (*EnableKeyResponse) Descriptor() ([]byte, []int) {
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *EnableKeyResponse) GetKey() *Key {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+// AttestKeyRequest names the key; note says who confirmed and why.
+type AttestKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	KeyId         string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	Note          string                 `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttestKeyRequest) Reset() {
+	*x = AttestKeyRequest{}
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttestKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttestKeyRequest) ProtoMessage() {}
+
+func (x *AttestKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttestKeyRequest.ProtoReflect.Descriptor instead.
+func (*AttestKeyRequest) Descriptor() ([]byte, []int) {
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *AttestKeyRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *AttestKeyRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// AttestKeyResponse carries the updated record.
+type AttestKeyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           *Key                   `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttestKeyResponse) Reset() {
+	*x = AttestKeyResponse{}
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttestKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttestKeyResponse) ProtoMessage() {}
+
+func (x *AttestKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttestKeyResponse.ProtoReflect.Descriptor instead.
+func (*AttestKeyResponse) Descriptor() ([]byte, []int) {
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *AttestKeyResponse) GetKey() *Key {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+// ListKeyHistoryRequest names the key.
+type ListKeyHistoryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	KeyId         string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListKeyHistoryRequest) Reset() {
+	*x = ListKeyHistoryRequest{}
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListKeyHistoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListKeyHistoryRequest) ProtoMessage() {}
+
+func (x *ListKeyHistoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListKeyHistoryRequest.ProtoReflect.Descriptor instead.
+func (*ListKeyHistoryRequest) Descriptor() ([]byte, []int) {
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ListKeyHistoryRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+// ListKeyHistoryResponse lists the key's events, newest first.
+type ListKeyHistoryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Events        []*KeyEvent            `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListKeyHistoryResponse) Reset() {
+	*x = ListKeyHistoryResponse{}
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListKeyHistoryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListKeyHistoryResponse) ProtoMessage() {}
+
+func (x *ListKeyHistoryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListKeyHistoryResponse.ProtoReflect.Descriptor instead.
+func (*ListKeyHistoryResponse) Descriptor() ([]byte, []int) {
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ListKeyHistoryResponse) GetEvents() []*KeyEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+// KeyEvent is one thing that happened to a key.
+type KeyEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Time  *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	// created, updated, rotated, old_secret_retired, revoked, disabled,
+	// enabled, attested, expired, rotation_due, scopes_widened.
+	Action string `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
+	// The admin identity, or "janitor".
+	Actor         string `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	Detail        string `protobuf:"bytes,5,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyEvent) Reset() {
+	*x = KeyEvent{}
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyEvent) ProtoMessage() {}
+
+func (x *KeyEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyEvent.ProtoReflect.Descriptor instead.
+func (*KeyEvent) Descriptor() ([]byte, []int) {
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *KeyEvent) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *KeyEvent) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *KeyEvent) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *KeyEvent) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *KeyEvent) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
 // RevokeKeyRequest names the key and why.
 type RevokeKeyRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -699,7 +1583,7 @@ type RevokeKeyRequest struct {
 
 func (x *RevokeKeyRequest) Reset() {
 	*x = RevokeKeyRequest{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[7]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -711,7 +1595,7 @@ func (x *RevokeKeyRequest) String() string {
 func (*RevokeKeyRequest) ProtoMessage() {}
 
 func (x *RevokeKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[7]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -724,7 +1608,7 @@ func (x *RevokeKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeKeyRequest) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{7}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RevokeKeyRequest) GetKeyId() string {
@@ -751,7 +1635,7 @@ type RevokeKeyResponse struct {
 
 func (x *RevokeKeyResponse) Reset() {
 	*x = RevokeKeyResponse{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[8]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -763,7 +1647,7 @@ func (x *RevokeKeyResponse) String() string {
 func (*RevokeKeyResponse) ProtoMessage() {}
 
 func (x *RevokeKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[8]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -776,7 +1660,7 @@ func (x *RevokeKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeKeyResponse.ProtoReflect.Descriptor instead.
 func (*RevokeKeyResponse) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{8}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RevokeKeyResponse) GetKey() *Key {
@@ -790,7 +1674,7 @@ var File_latchkey_admin_v1_key_proto protoreflect.FileDescriptor
 
 const file_latchkey_admin_v1_key_proto_rawDesc = "" +
 	"\n" +
-	"\x1blatchkey/admin/v1/key.proto\x12\x11latchkey.admin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\x05\n" +
+	"\x1blatchkey/admin/v1/key.proto\x12\x11latchkey.admin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa9\v\n" +
 	"\x03Key\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x14\n" +
@@ -803,18 +1687,38 @@ const file_latchkey_admin_v1_key_proto_rawDesc = "" +
 	"\amax_ttl\x18\t \x01(\v2\x19.google.protobuf.DurationR\x06maxTtl\x121\n" +
 	"\x05state\x18\n" +
 	" \x01(\x0e2\x1b.latchkey.admin.v1.KeyStateR\x05state\x12P\n" +
-	"\x11revocation_reason\x18\v \x01(\x0e2#.latchkey.admin.v1.RevocationReasonR\x10revocationReason\x12;\n" +
-	"\vcreate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vexpire_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\x12;\n" +
-	"\vrevoke_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"revokeTime\x12\x1d\n" +
+	"\x11revocation_reason\x18\v \x01(\x0e2#.latchkey.admin.v1.RevocationReasonR\x10revocationReason\x129\n" +
 	"\n" +
-	"created_by\x18\x0f \x01(\tR\tcreatedBy\x1a9\n" +
+	"created_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"expires_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x129\n" +
+	"\n" +
+	"revoked_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\trevokedAt\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\x0f \x01(\tR\tcreatedBy\x12<\n" +
+	"\flast_used_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"lastUsedAt\x12\x1b\n" +
+	"\tuse_count\x18\x11 \x01(\x04R\buseCount\x12D\n" +
+	"\x10last_attested_at\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\x0elastAttestedAt\x12B\n" +
+	"\x0frotation_period\x18\x13 \x01(\v2\x19.google.protobuf.DurationR\x0erotationPeriod\x12B\n" +
+	"\x0frotation_due_at\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\rrotationDueAt\x129\n" +
+	"\n" +
+	"rotated_at\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\trotatedAt\x12A\n" +
+	"\x0egrace_deadline\x18\x16 \x01(\v2\x1a.google.protobuf.TimestampR\rgraceDeadline\x12;\n" +
+	"\n" +
+	"rate_limit\x18\x17 \x01(\v2\x1c.latchkey.admin.v1.RateLimitR\trateLimit\x12;\n" +
+	"\vdisabled_at\x18\x18 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"disabledAt\x12'\n" +
+	"\x0fdisabled_reason\x18\x19 \x01(\tR\x0edisabledReason\x12H\n" +
+	"\x12attestation_due_at\x18\x1a \x01(\v2\x1a.google.protobuf.TimestampR\x10attestationDueAt\x12F\n" +
+	"\x11unused_disable_at\x18\x1b \x01(\v2\x1a.google.protobuf.TimestampR\x0funusedDisableAt\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd7\x03\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"@\n" +
+	"\tRateLimit\x12\x1d\n" +
+	"\n" +
+	"per_second\x18\x01 \x01(\x01R\tperSecond\x12\x14\n" +
+	"\x05burst\x18\x02 \x01(\rR\x05burst\"\xd6\x04\n" +
 	"\x10CreateKeyRequest\x12\x14\n" +
 	"\x05owner\x18\x01 \x01(\tR\x05owner\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x16\n" +
@@ -822,10 +1726,14 @@ const file_latchkey_admin_v1_key_proto_rawDesc = "" +
 	"\taudiences\x18\x04 \x03(\tR\taudiences\x12)\n" +
 	"\x10bound_identities\x18\x05 \x03(\tR\x0fboundIdentities\x122\n" +
 	"\amax_ttl\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x06maxTtl\x12G\n" +
-	"\x06labels\x18\a \x03(\v2/.latchkey.admin.v1.CreateKeyRequest.LabelsEntryR\x06labels\x12;\n" +
-	"\vexpire_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\x125\n" +
-	"\blifetime\x18\t \x01(\v2\x19.google.protobuf.DurationR\blifetime\x1a9\n" +
+	"\x06labels\x18\a \x03(\v2/.latchkey.admin.v1.CreateKeyRequest.LabelsEntryR\x06labels\x129\n" +
+	"\n" +
+	"expires_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x125\n" +
+	"\blifetime\x18\t \x01(\v2\x19.google.protobuf.DurationR\blifetime\x12B\n" +
+	"\x0frotation_period\x18\n" +
+	" \x01(\v2\x19.google.protobuf.DurationR\x0erotationPeriod\x12;\n" +
+	"\n" +
+	"rate_limit\x18\v \x01(\v2\x1c.latchkey.admin.v1.RateLimitR\trateLimit\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"X\n" +
@@ -835,16 +1743,57 @@ const file_latchkey_admin_v1_key_proto_rawDesc = "" +
 	"\rGetKeyRequest\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\":\n" +
 	"\x0eGetKeyResponse\x12(\n" +
-	"\x03key\x18\x01 \x01(\v2\x16.latchkey.admin.v1.KeyR\x03key\"\x96\x01\n" +
+	"\x03key\x18\x01 \x01(\v2\x16.latchkey.admin.v1.KeyR\x03key\"\xfc\x02\n" +
 	"\x0fListKeysRequest\x12\x14\n" +
 	"\x05owner\x18\x01 \x01(\tR\x05owner\x121\n" +
-	"\x05state\x18\x02 \x01(\x0e2\x1b.latchkey.admin.v1.KeyStateR\x05state\x12\x1b\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x1b.latchkey.admin.v1.KeyStateR\x05state\x12=\n" +
+	"\funused_since\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vunusedSince\x12!\n" +
+	"\frotation_due\x18\x06 \x01(\bR\vrotationDue\x12'\n" +
+	"\x0fattestation_due\x18\a \x01(\bR\x0eattestationDue\x12\x14\n" +
+	"\x05label\x18\b \x01(\tR\x05label\x12C\n" +
+	"\x0fexpiring_before\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x0eexpiringBefore\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"f\n" +
 	"\x10ListKeysResponse\x12*\n" +
 	"\x04keys\x18\x01 \x03(\v2\x16.latchkey.admin.v1.KeyR\x04keys\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"f\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"y\n" +
+	"\x10UpdateKeyRequest\x12(\n" +
+	"\x03key\x18\x01 \x01(\v2\x16.latchkey.admin.v1.KeyR\x03key\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"=\n" +
+	"\x11UpdateKeyResponse\x12(\n" +
+	"\x03key\x18\x01 \x01(\v2\x16.latchkey.admin.v1.KeyR\x03key\"Z\n" +
+	"\x10RotateKeyRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12/\n" +
+	"\x05grace\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x05grace\"X\n" +
+	"\x11RotateKeyResponse\x12(\n" +
+	"\x03key\x18\x01 \x01(\v2\x16.latchkey.admin.v1.KeyR\x03key\x12\x19\n" +
+	"\broot_key\x18\x02 \x01(\tR\arootKey\"B\n" +
+	"\x11DisableKeyRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\">\n" +
+	"\x12DisableKeyResponse\x12(\n" +
+	"\x03key\x18\x01 \x01(\v2\x16.latchkey.admin.v1.KeyR\x03key\")\n" +
+	"\x10EnableKeyRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\"=\n" +
+	"\x11EnableKeyResponse\x12(\n" +
+	"\x03key\x18\x01 \x01(\v2\x16.latchkey.admin.v1.KeyR\x03key\"=\n" +
+	"\x10AttestKeyRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x12\n" +
+	"\x04note\x18\x02 \x01(\tR\x04note\"=\n" +
+	"\x11AttestKeyResponse\x12(\n" +
+	"\x03key\x18\x01 \x01(\v2\x16.latchkey.admin.v1.KeyR\x03key\".\n" +
+	"\x15ListKeyHistoryRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\"M\n" +
+	"\x16ListKeyHistoryResponse\x123\n" +
+	"\x06events\x18\x01 \x03(\v2\x1b.latchkey.admin.v1.KeyEventR\x06events\"\x98\x01\n" +
+	"\bKeyEvent\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x16\n" +
+	"\x06action\x18\x02 \x01(\tR\x06action\x12\x14\n" +
+	"\x05actor\x18\x03 \x01(\tR\x05actor\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x16\n" +
+	"\x06detail\x18\x05 \x01(\tR\x06detail\"f\n" +
 	"\x10RevokeKeyRequest\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12;\n" +
 	"\x06reason\x18\x02 \x01(\x0e2#.latchkey.admin.v1.RevocationReasonR\x06reason\"=\n" +
@@ -862,13 +1811,20 @@ const file_latchkey_admin_v1_key_proto_rawDesc = "" +
 	"\x18REVOCATION_REASON_LEAKED\x10\x02\x12$\n" +
 	" REVOCATION_REASON_DECOMMISSIONED\x10\x03\x12 \n" +
 	"\x1cREVOCATION_REASON_SUPERSEDED\x10\x04\x12\x1b\n" +
-	"\x17REVOCATION_REASON_OTHER\x10\x052\xe0\x02\n" +
+	"\x17REVOCATION_REASON_OTHER\x10\x052\x82\a\n" +
 	"\n" +
 	"KeyService\x12V\n" +
 	"\tCreateKey\x12#.latchkey.admin.v1.CreateKeyRequest\x1a$.latchkey.admin.v1.CreateKeyResponse\x12M\n" +
 	"\x06GetKey\x12 .latchkey.admin.v1.GetKeyRequest\x1a!.latchkey.admin.v1.GetKeyResponse\x12S\n" +
 	"\bListKeys\x12\".latchkey.admin.v1.ListKeysRequest\x1a#.latchkey.admin.v1.ListKeysResponse\x12V\n" +
-	"\tRevokeKey\x12#.latchkey.admin.v1.RevokeKeyRequest\x1a$.latchkey.admin.v1.RevokeKeyResponseB>Z<github.com/latchkeyhq/latchkey/gen/latchkey/admin/v1;adminv1b\x06proto3"
+	"\tUpdateKey\x12#.latchkey.admin.v1.UpdateKeyRequest\x1a$.latchkey.admin.v1.UpdateKeyResponse\x12V\n" +
+	"\tRotateKey\x12#.latchkey.admin.v1.RotateKeyRequest\x1a$.latchkey.admin.v1.RotateKeyResponse\x12V\n" +
+	"\tRevokeKey\x12#.latchkey.admin.v1.RevokeKeyRequest\x1a$.latchkey.admin.v1.RevokeKeyResponse\x12Y\n" +
+	"\n" +
+	"DisableKey\x12$.latchkey.admin.v1.DisableKeyRequest\x1a%.latchkey.admin.v1.DisableKeyResponse\x12V\n" +
+	"\tEnableKey\x12#.latchkey.admin.v1.EnableKeyRequest\x1a$.latchkey.admin.v1.EnableKeyResponse\x12V\n" +
+	"\tAttestKey\x12#.latchkey.admin.v1.AttestKeyRequest\x1a$.latchkey.admin.v1.AttestKeyResponse\x12e\n" +
+	"\x0eListKeyHistory\x12(.latchkey.admin.v1.ListKeyHistoryRequest\x1a).latchkey.admin.v1.ListKeyHistoryResponseB>Z<github.com/latchkeyhq/latchkey/gen/latchkey/admin/v1;adminv1b\x06proto3"
 
 var (
 	file_latchkey_admin_v1_key_proto_rawDescOnce sync.Once
@@ -883,55 +1839,106 @@ func file_latchkey_admin_v1_key_proto_rawDescGZIP() []byte {
 }
 
 var file_latchkey_admin_v1_key_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_latchkey_admin_v1_key_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_latchkey_admin_v1_key_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_latchkey_admin_v1_key_proto_goTypes = []any{
-	(KeyState)(0),                 // 0: latchkey.admin.v1.KeyState
-	(RevocationReason)(0),         // 1: latchkey.admin.v1.RevocationReason
-	(*Key)(nil),                   // 2: latchkey.admin.v1.Key
-	(*CreateKeyRequest)(nil),      // 3: latchkey.admin.v1.CreateKeyRequest
-	(*CreateKeyResponse)(nil),     // 4: latchkey.admin.v1.CreateKeyResponse
-	(*GetKeyRequest)(nil),         // 5: latchkey.admin.v1.GetKeyRequest
-	(*GetKeyResponse)(nil),        // 6: latchkey.admin.v1.GetKeyResponse
-	(*ListKeysRequest)(nil),       // 7: latchkey.admin.v1.ListKeysRequest
-	(*ListKeysResponse)(nil),      // 8: latchkey.admin.v1.ListKeysResponse
-	(*RevokeKeyRequest)(nil),      // 9: latchkey.admin.v1.RevokeKeyRequest
-	(*RevokeKeyResponse)(nil),     // 10: latchkey.admin.v1.RevokeKeyResponse
-	nil,                           // 11: latchkey.admin.v1.Key.LabelsEntry
-	nil,                           // 12: latchkey.admin.v1.CreateKeyRequest.LabelsEntry
-	(*durationpb.Duration)(nil),   // 13: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(KeyState)(0),                  // 0: latchkey.admin.v1.KeyState
+	(RevocationReason)(0),          // 1: latchkey.admin.v1.RevocationReason
+	(*Key)(nil),                    // 2: latchkey.admin.v1.Key
+	(*RateLimit)(nil),              // 3: latchkey.admin.v1.RateLimit
+	(*CreateKeyRequest)(nil),       // 4: latchkey.admin.v1.CreateKeyRequest
+	(*CreateKeyResponse)(nil),      // 5: latchkey.admin.v1.CreateKeyResponse
+	(*GetKeyRequest)(nil),          // 6: latchkey.admin.v1.GetKeyRequest
+	(*GetKeyResponse)(nil),         // 7: latchkey.admin.v1.GetKeyResponse
+	(*ListKeysRequest)(nil),        // 8: latchkey.admin.v1.ListKeysRequest
+	(*ListKeysResponse)(nil),       // 9: latchkey.admin.v1.ListKeysResponse
+	(*UpdateKeyRequest)(nil),       // 10: latchkey.admin.v1.UpdateKeyRequest
+	(*UpdateKeyResponse)(nil),      // 11: latchkey.admin.v1.UpdateKeyResponse
+	(*RotateKeyRequest)(nil),       // 12: latchkey.admin.v1.RotateKeyRequest
+	(*RotateKeyResponse)(nil),      // 13: latchkey.admin.v1.RotateKeyResponse
+	(*DisableKeyRequest)(nil),      // 14: latchkey.admin.v1.DisableKeyRequest
+	(*DisableKeyResponse)(nil),     // 15: latchkey.admin.v1.DisableKeyResponse
+	(*EnableKeyRequest)(nil),       // 16: latchkey.admin.v1.EnableKeyRequest
+	(*EnableKeyResponse)(nil),      // 17: latchkey.admin.v1.EnableKeyResponse
+	(*AttestKeyRequest)(nil),       // 18: latchkey.admin.v1.AttestKeyRequest
+	(*AttestKeyResponse)(nil),      // 19: latchkey.admin.v1.AttestKeyResponse
+	(*ListKeyHistoryRequest)(nil),  // 20: latchkey.admin.v1.ListKeyHistoryRequest
+	(*ListKeyHistoryResponse)(nil), // 21: latchkey.admin.v1.ListKeyHistoryResponse
+	(*KeyEvent)(nil),               // 22: latchkey.admin.v1.KeyEvent
+	(*RevokeKeyRequest)(nil),       // 23: latchkey.admin.v1.RevokeKeyRequest
+	(*RevokeKeyResponse)(nil),      // 24: latchkey.admin.v1.RevokeKeyResponse
+	nil,                            // 25: latchkey.admin.v1.Key.LabelsEntry
+	nil,                            // 26: latchkey.admin.v1.CreateKeyRequest.LabelsEntry
+	(*durationpb.Duration)(nil),    // 27: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),  // 28: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),  // 29: google.protobuf.FieldMask
 }
 var file_latchkey_admin_v1_key_proto_depIdxs = []int32{
-	11, // 0: latchkey.admin.v1.Key.labels:type_name -> latchkey.admin.v1.Key.LabelsEntry
-	13, // 1: latchkey.admin.v1.Key.max_ttl:type_name -> google.protobuf.Duration
+	25, // 0: latchkey.admin.v1.Key.labels:type_name -> latchkey.admin.v1.Key.LabelsEntry
+	27, // 1: latchkey.admin.v1.Key.max_ttl:type_name -> google.protobuf.Duration
 	0,  // 2: latchkey.admin.v1.Key.state:type_name -> latchkey.admin.v1.KeyState
 	1,  // 3: latchkey.admin.v1.Key.revocation_reason:type_name -> latchkey.admin.v1.RevocationReason
-	14, // 4: latchkey.admin.v1.Key.create_time:type_name -> google.protobuf.Timestamp
-	14, // 5: latchkey.admin.v1.Key.expire_time:type_name -> google.protobuf.Timestamp
-	14, // 6: latchkey.admin.v1.Key.revoke_time:type_name -> google.protobuf.Timestamp
-	13, // 7: latchkey.admin.v1.CreateKeyRequest.max_ttl:type_name -> google.protobuf.Duration
-	12, // 8: latchkey.admin.v1.CreateKeyRequest.labels:type_name -> latchkey.admin.v1.CreateKeyRequest.LabelsEntry
-	14, // 9: latchkey.admin.v1.CreateKeyRequest.expire_time:type_name -> google.protobuf.Timestamp
-	13, // 10: latchkey.admin.v1.CreateKeyRequest.lifetime:type_name -> google.protobuf.Duration
-	2,  // 11: latchkey.admin.v1.CreateKeyResponse.key:type_name -> latchkey.admin.v1.Key
-	2,  // 12: latchkey.admin.v1.GetKeyResponse.key:type_name -> latchkey.admin.v1.Key
-	0,  // 13: latchkey.admin.v1.ListKeysRequest.state:type_name -> latchkey.admin.v1.KeyState
-	2,  // 14: latchkey.admin.v1.ListKeysResponse.keys:type_name -> latchkey.admin.v1.Key
-	1,  // 15: latchkey.admin.v1.RevokeKeyRequest.reason:type_name -> latchkey.admin.v1.RevocationReason
-	2,  // 16: latchkey.admin.v1.RevokeKeyResponse.key:type_name -> latchkey.admin.v1.Key
-	3,  // 17: latchkey.admin.v1.KeyService.CreateKey:input_type -> latchkey.admin.v1.CreateKeyRequest
-	5,  // 18: latchkey.admin.v1.KeyService.GetKey:input_type -> latchkey.admin.v1.GetKeyRequest
-	7,  // 19: latchkey.admin.v1.KeyService.ListKeys:input_type -> latchkey.admin.v1.ListKeysRequest
-	9,  // 20: latchkey.admin.v1.KeyService.RevokeKey:input_type -> latchkey.admin.v1.RevokeKeyRequest
-	4,  // 21: latchkey.admin.v1.KeyService.CreateKey:output_type -> latchkey.admin.v1.CreateKeyResponse
-	6,  // 22: latchkey.admin.v1.KeyService.GetKey:output_type -> latchkey.admin.v1.GetKeyResponse
-	8,  // 23: latchkey.admin.v1.KeyService.ListKeys:output_type -> latchkey.admin.v1.ListKeysResponse
-	10, // 24: latchkey.admin.v1.KeyService.RevokeKey:output_type -> latchkey.admin.v1.RevokeKeyResponse
-	21, // [21:25] is the sub-list for method output_type
-	17, // [17:21] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	28, // 4: latchkey.admin.v1.Key.created_at:type_name -> google.protobuf.Timestamp
+	28, // 5: latchkey.admin.v1.Key.expires_at:type_name -> google.protobuf.Timestamp
+	28, // 6: latchkey.admin.v1.Key.revoked_at:type_name -> google.protobuf.Timestamp
+	28, // 7: latchkey.admin.v1.Key.last_used_at:type_name -> google.protobuf.Timestamp
+	28, // 8: latchkey.admin.v1.Key.last_attested_at:type_name -> google.protobuf.Timestamp
+	27, // 9: latchkey.admin.v1.Key.rotation_period:type_name -> google.protobuf.Duration
+	28, // 10: latchkey.admin.v1.Key.rotation_due_at:type_name -> google.protobuf.Timestamp
+	28, // 11: latchkey.admin.v1.Key.rotated_at:type_name -> google.protobuf.Timestamp
+	28, // 12: latchkey.admin.v1.Key.grace_deadline:type_name -> google.protobuf.Timestamp
+	3,  // 13: latchkey.admin.v1.Key.rate_limit:type_name -> latchkey.admin.v1.RateLimit
+	28, // 14: latchkey.admin.v1.Key.disabled_at:type_name -> google.protobuf.Timestamp
+	28, // 15: latchkey.admin.v1.Key.attestation_due_at:type_name -> google.protobuf.Timestamp
+	28, // 16: latchkey.admin.v1.Key.unused_disable_at:type_name -> google.protobuf.Timestamp
+	27, // 17: latchkey.admin.v1.CreateKeyRequest.max_ttl:type_name -> google.protobuf.Duration
+	26, // 18: latchkey.admin.v1.CreateKeyRequest.labels:type_name -> latchkey.admin.v1.CreateKeyRequest.LabelsEntry
+	28, // 19: latchkey.admin.v1.CreateKeyRequest.expires_at:type_name -> google.protobuf.Timestamp
+	27, // 20: latchkey.admin.v1.CreateKeyRequest.lifetime:type_name -> google.protobuf.Duration
+	27, // 21: latchkey.admin.v1.CreateKeyRequest.rotation_period:type_name -> google.protobuf.Duration
+	3,  // 22: latchkey.admin.v1.CreateKeyRequest.rate_limit:type_name -> latchkey.admin.v1.RateLimit
+	2,  // 23: latchkey.admin.v1.CreateKeyResponse.key:type_name -> latchkey.admin.v1.Key
+	2,  // 24: latchkey.admin.v1.GetKeyResponse.key:type_name -> latchkey.admin.v1.Key
+	0,  // 25: latchkey.admin.v1.ListKeysRequest.state:type_name -> latchkey.admin.v1.KeyState
+	28, // 26: latchkey.admin.v1.ListKeysRequest.unused_since:type_name -> google.protobuf.Timestamp
+	28, // 27: latchkey.admin.v1.ListKeysRequest.expiring_before:type_name -> google.protobuf.Timestamp
+	2,  // 28: latchkey.admin.v1.ListKeysResponse.keys:type_name -> latchkey.admin.v1.Key
+	2,  // 29: latchkey.admin.v1.UpdateKeyRequest.key:type_name -> latchkey.admin.v1.Key
+	29, // 30: latchkey.admin.v1.UpdateKeyRequest.update_mask:type_name -> google.protobuf.FieldMask
+	2,  // 31: latchkey.admin.v1.UpdateKeyResponse.key:type_name -> latchkey.admin.v1.Key
+	27, // 32: latchkey.admin.v1.RotateKeyRequest.grace:type_name -> google.protobuf.Duration
+	2,  // 33: latchkey.admin.v1.RotateKeyResponse.key:type_name -> latchkey.admin.v1.Key
+	2,  // 34: latchkey.admin.v1.DisableKeyResponse.key:type_name -> latchkey.admin.v1.Key
+	2,  // 35: latchkey.admin.v1.EnableKeyResponse.key:type_name -> latchkey.admin.v1.Key
+	2,  // 36: latchkey.admin.v1.AttestKeyResponse.key:type_name -> latchkey.admin.v1.Key
+	22, // 37: latchkey.admin.v1.ListKeyHistoryResponse.events:type_name -> latchkey.admin.v1.KeyEvent
+	28, // 38: latchkey.admin.v1.KeyEvent.time:type_name -> google.protobuf.Timestamp
+	1,  // 39: latchkey.admin.v1.RevokeKeyRequest.reason:type_name -> latchkey.admin.v1.RevocationReason
+	2,  // 40: latchkey.admin.v1.RevokeKeyResponse.key:type_name -> latchkey.admin.v1.Key
+	4,  // 41: latchkey.admin.v1.KeyService.CreateKey:input_type -> latchkey.admin.v1.CreateKeyRequest
+	6,  // 42: latchkey.admin.v1.KeyService.GetKey:input_type -> latchkey.admin.v1.GetKeyRequest
+	8,  // 43: latchkey.admin.v1.KeyService.ListKeys:input_type -> latchkey.admin.v1.ListKeysRequest
+	10, // 44: latchkey.admin.v1.KeyService.UpdateKey:input_type -> latchkey.admin.v1.UpdateKeyRequest
+	12, // 45: latchkey.admin.v1.KeyService.RotateKey:input_type -> latchkey.admin.v1.RotateKeyRequest
+	23, // 46: latchkey.admin.v1.KeyService.RevokeKey:input_type -> latchkey.admin.v1.RevokeKeyRequest
+	14, // 47: latchkey.admin.v1.KeyService.DisableKey:input_type -> latchkey.admin.v1.DisableKeyRequest
+	16, // 48: latchkey.admin.v1.KeyService.EnableKey:input_type -> latchkey.admin.v1.EnableKeyRequest
+	18, // 49: latchkey.admin.v1.KeyService.AttestKey:input_type -> latchkey.admin.v1.AttestKeyRequest
+	20, // 50: latchkey.admin.v1.KeyService.ListKeyHistory:input_type -> latchkey.admin.v1.ListKeyHistoryRequest
+	5,  // 51: latchkey.admin.v1.KeyService.CreateKey:output_type -> latchkey.admin.v1.CreateKeyResponse
+	7,  // 52: latchkey.admin.v1.KeyService.GetKey:output_type -> latchkey.admin.v1.GetKeyResponse
+	9,  // 53: latchkey.admin.v1.KeyService.ListKeys:output_type -> latchkey.admin.v1.ListKeysResponse
+	11, // 54: latchkey.admin.v1.KeyService.UpdateKey:output_type -> latchkey.admin.v1.UpdateKeyResponse
+	13, // 55: latchkey.admin.v1.KeyService.RotateKey:output_type -> latchkey.admin.v1.RotateKeyResponse
+	24, // 56: latchkey.admin.v1.KeyService.RevokeKey:output_type -> latchkey.admin.v1.RevokeKeyResponse
+	15, // 57: latchkey.admin.v1.KeyService.DisableKey:output_type -> latchkey.admin.v1.DisableKeyResponse
+	17, // 58: latchkey.admin.v1.KeyService.EnableKey:output_type -> latchkey.admin.v1.EnableKeyResponse
+	19, // 59: latchkey.admin.v1.KeyService.AttestKey:output_type -> latchkey.admin.v1.AttestKeyResponse
+	21, // 60: latchkey.admin.v1.KeyService.ListKeyHistory:output_type -> latchkey.admin.v1.ListKeyHistoryResponse
+	51, // [51:61] is the sub-list for method output_type
+	41, // [41:51] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_latchkey_admin_v1_key_proto_init() }
@@ -945,7 +1952,7 @@ func file_latchkey_admin_v1_key_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_latchkey_admin_v1_key_proto_rawDesc), len(file_latchkey_admin_v1_key_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   11,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

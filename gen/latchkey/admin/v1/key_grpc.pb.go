@@ -19,10 +19,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	KeyService_CreateKey_FullMethodName = "/latchkey.admin.v1.KeyService/CreateKey"
-	KeyService_GetKey_FullMethodName    = "/latchkey.admin.v1.KeyService/GetKey"
-	KeyService_ListKeys_FullMethodName  = "/latchkey.admin.v1.KeyService/ListKeys"
-	KeyService_RevokeKey_FullMethodName = "/latchkey.admin.v1.KeyService/RevokeKey"
+	KeyService_CreateKey_FullMethodName      = "/latchkey.admin.v1.KeyService/CreateKey"
+	KeyService_GetKey_FullMethodName         = "/latchkey.admin.v1.KeyService/GetKey"
+	KeyService_ListKeys_FullMethodName       = "/latchkey.admin.v1.KeyService/ListKeys"
+	KeyService_UpdateKey_FullMethodName      = "/latchkey.admin.v1.KeyService/UpdateKey"
+	KeyService_RotateKey_FullMethodName      = "/latchkey.admin.v1.KeyService/RotateKey"
+	KeyService_RevokeKey_FullMethodName      = "/latchkey.admin.v1.KeyService/RevokeKey"
+	KeyService_DisableKey_FullMethodName     = "/latchkey.admin.v1.KeyService/DisableKey"
+	KeyService_EnableKey_FullMethodName      = "/latchkey.admin.v1.KeyService/EnableKey"
+	KeyService_AttestKey_FullMethodName      = "/latchkey.admin.v1.KeyService/AttestKey"
+	KeyService_ListKeyHistory_FullMethodName = "/latchkey.admin.v1.KeyService/ListKeyHistory"
 )
 
 // KeyServiceClient is the client API for KeyService service.
@@ -41,10 +47,33 @@ type KeyServiceClient interface {
 	// ListKeys lists key records in a stable order (by key id), paginated.
 	// Callers: mTLS identities with the `admin` role.
 	ListKeys(ctx context.Context, in *ListKeysRequest, opts ...grpc.CallOption) (*ListKeysResponse, error)
+	// UpdateKey changes the fields named in update_mask. Scopes and audiences
+	// may shrink freely; widening them is recorded in the key's history.
+	// Callers: mTLS identities with the `admin` role.
+	UpdateKey(ctx context.Context, in *UpdateKeyRequest, opts ...grpc.CallOption) (*UpdateKeyResponse, error)
+	// RotateKey gives the key a new secret, returned once. The old secret keeps
+	// working until the grace deadline and stops exactly then. Revoked and
+	// expired keys cannot be rotated (FailedPrecondition).
+	// Callers: mTLS identities with the `admin` role.
+	RotateKey(ctx context.Context, in *RotateKeyRequest, opts ...grpc.CallOption) (*RotateKeyResponse, error)
 	// RevokeKey revokes a root key for good. Every token minted from it becomes
 	// inactive at once. Revoking a revoked key is OK and keeps the first reason.
 	// Callers: mTLS identities with the `admin` role.
 	RevokeKey(ctx context.Context, in *RevokeKeyRequest, opts ...grpc.CallOption) (*RevokeKeyResponse, error)
+	// DisableKey suspends a key (quarantine): no exchange, and tokens minted
+	// from it are inactive while it is disabled. Reversible with EnableKey.
+	// Callers: mTLS identities with the `admin` role.
+	DisableKey(ctx context.Context, in *DisableKeyRequest, opts ...grpc.CallOption) (*DisableKeyResponse, error)
+	// EnableKey returns a disabled key to service. Revoked and expired keys
+	// cannot be enabled (FailedPrecondition).
+	// Callers: mTLS identities with the `admin` role.
+	EnableKey(ctx context.Context, in *EnableKeyRequest, opts ...grpc.CallOption) (*EnableKeyResponse, error)
+	// AttestKey records that the owner confirmed the key is still needed.
+	// Callers: mTLS identities with the `admin` role.
+	AttestKey(ctx context.Context, in *AttestKeyRequest, opts ...grpc.CallOption) (*AttestKeyResponse, error)
+	// ListKeyHistory returns what happened to a key, newest first.
+	// Callers: mTLS identities with the `admin` role.
+	ListKeyHistory(ctx context.Context, in *ListKeyHistoryRequest, opts ...grpc.CallOption) (*ListKeyHistoryResponse, error)
 }
 
 type keyServiceClient struct {
@@ -85,10 +114,70 @@ func (c *keyServiceClient) ListKeys(ctx context.Context, in *ListKeysRequest, op
 	return out, nil
 }
 
+func (c *keyServiceClient) UpdateKey(ctx context.Context, in *UpdateKeyRequest, opts ...grpc.CallOption) (*UpdateKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateKeyResponse)
+	err := c.cc.Invoke(ctx, KeyService_UpdateKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *keyServiceClient) RotateKey(ctx context.Context, in *RotateKeyRequest, opts ...grpc.CallOption) (*RotateKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RotateKeyResponse)
+	err := c.cc.Invoke(ctx, KeyService_RotateKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *keyServiceClient) RevokeKey(ctx context.Context, in *RevokeKeyRequest, opts ...grpc.CallOption) (*RevokeKeyResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(RevokeKeyResponse)
 	err := c.cc.Invoke(ctx, KeyService_RevokeKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *keyServiceClient) DisableKey(ctx context.Context, in *DisableKeyRequest, opts ...grpc.CallOption) (*DisableKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DisableKeyResponse)
+	err := c.cc.Invoke(ctx, KeyService_DisableKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *keyServiceClient) EnableKey(ctx context.Context, in *EnableKeyRequest, opts ...grpc.CallOption) (*EnableKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EnableKeyResponse)
+	err := c.cc.Invoke(ctx, KeyService_EnableKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *keyServiceClient) AttestKey(ctx context.Context, in *AttestKeyRequest, opts ...grpc.CallOption) (*AttestKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AttestKeyResponse)
+	err := c.cc.Invoke(ctx, KeyService_AttestKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *keyServiceClient) ListKeyHistory(ctx context.Context, in *ListKeyHistoryRequest, opts ...grpc.CallOption) (*ListKeyHistoryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListKeyHistoryResponse)
+	err := c.cc.Invoke(ctx, KeyService_ListKeyHistory_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -111,10 +200,33 @@ type KeyServiceServer interface {
 	// ListKeys lists key records in a stable order (by key id), paginated.
 	// Callers: mTLS identities with the `admin` role.
 	ListKeys(context.Context, *ListKeysRequest) (*ListKeysResponse, error)
+	// UpdateKey changes the fields named in update_mask. Scopes and audiences
+	// may shrink freely; widening them is recorded in the key's history.
+	// Callers: mTLS identities with the `admin` role.
+	UpdateKey(context.Context, *UpdateKeyRequest) (*UpdateKeyResponse, error)
+	// RotateKey gives the key a new secret, returned once. The old secret keeps
+	// working until the grace deadline and stops exactly then. Revoked and
+	// expired keys cannot be rotated (FailedPrecondition).
+	// Callers: mTLS identities with the `admin` role.
+	RotateKey(context.Context, *RotateKeyRequest) (*RotateKeyResponse, error)
 	// RevokeKey revokes a root key for good. Every token minted from it becomes
 	// inactive at once. Revoking a revoked key is OK and keeps the first reason.
 	// Callers: mTLS identities with the `admin` role.
 	RevokeKey(context.Context, *RevokeKeyRequest) (*RevokeKeyResponse, error)
+	// DisableKey suspends a key (quarantine): no exchange, and tokens minted
+	// from it are inactive while it is disabled. Reversible with EnableKey.
+	// Callers: mTLS identities with the `admin` role.
+	DisableKey(context.Context, *DisableKeyRequest) (*DisableKeyResponse, error)
+	// EnableKey returns a disabled key to service. Revoked and expired keys
+	// cannot be enabled (FailedPrecondition).
+	// Callers: mTLS identities with the `admin` role.
+	EnableKey(context.Context, *EnableKeyRequest) (*EnableKeyResponse, error)
+	// AttestKey records that the owner confirmed the key is still needed.
+	// Callers: mTLS identities with the `admin` role.
+	AttestKey(context.Context, *AttestKeyRequest) (*AttestKeyResponse, error)
+	// ListKeyHistory returns what happened to a key, newest first.
+	// Callers: mTLS identities with the `admin` role.
+	ListKeyHistory(context.Context, *ListKeyHistoryRequest) (*ListKeyHistoryResponse, error)
 	mustEmbedUnimplementedKeyServiceServer()
 }
 
@@ -134,8 +246,26 @@ func (UnimplementedKeyServiceServer) GetKey(context.Context, *GetKeyRequest) (*G
 func (UnimplementedKeyServiceServer) ListKeys(context.Context, *ListKeysRequest) (*ListKeysResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListKeys not implemented")
 }
+func (UnimplementedKeyServiceServer) UpdateKey(context.Context, *UpdateKeyRequest) (*UpdateKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateKey not implemented")
+}
+func (UnimplementedKeyServiceServer) RotateKey(context.Context, *RotateKeyRequest) (*RotateKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RotateKey not implemented")
+}
 func (UnimplementedKeyServiceServer) RevokeKey(context.Context, *RevokeKeyRequest) (*RevokeKeyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RevokeKey not implemented")
+}
+func (UnimplementedKeyServiceServer) DisableKey(context.Context, *DisableKeyRequest) (*DisableKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DisableKey not implemented")
+}
+func (UnimplementedKeyServiceServer) EnableKey(context.Context, *EnableKeyRequest) (*EnableKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EnableKey not implemented")
+}
+func (UnimplementedKeyServiceServer) AttestKey(context.Context, *AttestKeyRequest) (*AttestKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AttestKey not implemented")
+}
+func (UnimplementedKeyServiceServer) ListKeyHistory(context.Context, *ListKeyHistoryRequest) (*ListKeyHistoryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListKeyHistory not implemented")
 }
 func (UnimplementedKeyServiceServer) mustEmbedUnimplementedKeyServiceServer() {}
 func (UnimplementedKeyServiceServer) testEmbeddedByValue()                    {}
@@ -212,6 +342,42 @@ func _KeyService_ListKeys_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _KeyService_UpdateKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyServiceServer).UpdateKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyService_UpdateKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyServiceServer).UpdateKey(ctx, req.(*UpdateKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _KeyService_RotateKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RotateKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyServiceServer).RotateKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyService_RotateKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyServiceServer).RotateKey(ctx, req.(*RotateKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _KeyService_RevokeKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(RevokeKeyRequest)
 	if err := dec(in); err != nil {
@@ -226,6 +392,78 @@ func _KeyService_RevokeKey_Handler(srv interface{}, ctx context.Context, dec fun
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(KeyServiceServer).RevokeKey(ctx, req.(*RevokeKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _KeyService_DisableKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DisableKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyServiceServer).DisableKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyService_DisableKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyServiceServer).DisableKey(ctx, req.(*DisableKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _KeyService_EnableKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EnableKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyServiceServer).EnableKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyService_EnableKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyServiceServer).EnableKey(ctx, req.(*EnableKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _KeyService_AttestKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AttestKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyServiceServer).AttestKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyService_AttestKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyServiceServer).AttestKey(ctx, req.(*AttestKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _KeyService_ListKeyHistory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListKeyHistoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyServiceServer).ListKeyHistory(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyService_ListKeyHistory_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyServiceServer).ListKeyHistory(ctx, req.(*ListKeyHistoryRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -250,8 +488,32 @@ var KeyService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _KeyService_ListKeys_Handler,
 		},
 		{
+			MethodName: "UpdateKey",
+			Handler:    _KeyService_UpdateKey_Handler,
+		},
+		{
+			MethodName: "RotateKey",
+			Handler:    _KeyService_RotateKey_Handler,
+		},
+		{
 			MethodName: "RevokeKey",
 			Handler:    _KeyService_RevokeKey_Handler,
+		},
+		{
+			MethodName: "DisableKey",
+			Handler:    _KeyService_DisableKey_Handler,
+		},
+		{
+			MethodName: "EnableKey",
+			Handler:    _KeyService_EnableKey_Handler,
+		},
+		{
+			MethodName: "AttestKey",
+			Handler:    _KeyService_AttestKey_Handler,
+		},
+		{
+			MethodName: "ListKeyHistory",
+			Handler:    _KeyService_ListKeyHistory_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,244 @@
+package lifecycle
+
+import (
+	"context"
+	"hash/maphash"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/latchkeyhq/latchkey/store"
+)
+
+// Defaults of Usage.Run.
+const (
+	DefaultUsageFlushInterval = 10 * time.Second
+	// finalFlushTimeout bounds the flush made after Run's context ends, so
+	// that shutdown cannot hang on a stuck store.
+	finalFlushTimeout = 5 * time.Second
+)
+
+// usageShards spreads keys over independent locks so that exchanges for
+// different keys rarely contend.
+const usageShards = 64
+
+// noTime marks a counter that has seen no timestamp.
+const noTime = math.MinInt64
+
+// Usage counts root-key use in memory and writes it to the store in
+// batches, so that the exchange path never writes to disk. Counts that
+// are not flushed when the process dies are lost; that costs a little
+// accuracy in LastUsedAt and UseCount, never a security decision.
+//
+// Record only keys that authenticated: every distinct ID takes memory
+// until the next successful flush.
+type Usage struct {
+	st   store.UsageStore
+	seed maphash.Seed
+
+	shards [usageShards]usageShard
+
+	// flushMu lets one flush run at a time, so that a failed batch is put
+	// back before the next flush takes its snapshot.
+	flushMu sync.Mutex
+	// inflightMu guards inflight, the batch being written. Pending and the
+	// hand-over between shards and inflight both hold it, so Pending never
+	// counts a use twice or misses one.
+	inflightMu sync.Mutex
+	inflight   map[string]store.KeyUsage
+
+	newTicker func(time.Duration) (<-chan time.Time, func())
+}
+
+type usageShard struct {
+	mu sync.RWMutex
+	m  map[string]*counter
+	_  [64]byte // keeps neighbouring shard locks off one cache line
+}
+
+// counter is updated with atomics under its shard's read lock; taking the
+// write lock therefore waits out every update in progress.
+type counter struct {
+	count atomic.Uint64
+	last  atomic.Int64 // Unix nanoseconds, or noTime
+}
+
+// NewUsage returns a Usage that flushes to st.
+func NewUsage(st store.UsageStore) *Usage {
+	return &Usage{st: st, seed: maphash.MakeSeed(), newTicker: realTicker}
+}
+
+// Record counts one use of keyID at at. It is safe for concurrent use and
+// does no I/O.
+func (u *Usage) Record(keyID string, at time.Time) {
+	sh := u.shard(keyID)
+	sh.mu.RLock()
+	if c := sh.m[keyID]; c != nil {
+		c.observe(at, 1)
+		sh.mu.RUnlock()
+		return
+	}
+	sh.mu.RUnlock()
+
+	sh.mu.Lock()
+	sh.counterLocked(keyID).observe(at, 1)
+	sh.mu.Unlock()
+}
+
+// Pending returns the use of keyID counted but not yet written.
+func (u *Usage) Pending(keyID string) (last time.Time, count uint64) {
+	u.inflightMu.Lock()
+	defer u.inflightMu.Unlock()
+	p := u.inflight[keyID]
+	sh := u.shard(keyID)
+	sh.mu.RLock()
+	if c := sh.m[keyID]; c != nil {
+		p = merge(p, c.snapshot(keyID))
+	}
+	sh.mu.RUnlock()
+	return p.LastUsedAt, p.Count
+}
+
+// Flush writes everything pending and clears it. On a store error the
+// unwritten part stays pending, merged with use recorded meanwhile, and is
+// written by the next flush.
+func (u *Usage) Flush(ctx context.Context) error {
+	u.flushMu.Lock()
+	defer u.flushMu.Unlock()
+
+	batch := u.take()
+	// Write in the store's batch size so that a failure puts back only
+	// what was not written; putting back a written batch would count its
+	// use twice.
+	for chunk := range slices.Chunk(batch, store.MaxUsageBatch) {
+		if err := u.st.RecordUsage(ctx, chunk); err != nil {
+			u.restore()
+			return err
+		}
+		u.inflightMu.Lock()
+		for _, e := range chunk {
+			delete(u.inflight, e.ID)
+		}
+		u.inflightMu.Unlock()
+	}
+	return nil
+}
+
+// Run flushes every interval (DefaultUsageFlushInterval if interval is not
+// positive) until ctx ends, then flushes once more with a fresh context of
+// its own, so that a shutdown keeps the last counts. Flush errors are not
+// reported: what failed stays pending for the next flush.
+func (u *Usage) Run(ctx context.Context, interval time.Duration) {
+	if interval <= 0 {
+		interval = DefaultUsageFlushInterval
+	}
+	tick, stop := u.newTicker(interval)
+	defer stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalFlushTimeout)
+			_ = u.Flush(fctx)
+			cancel()
+			return
+		case <-tick:
+			_ = u.Flush(ctx)
+		}
+	}
+}
+
+// take moves every counter into inflight and returns the batch sorted by
+// ID, so that writes happen in a stable order.
+func (u *Usage) take() []store.KeyUsage {
+	u.inflightMu.Lock()
+	defer u.inflightMu.Unlock()
+	for i := range u.shards {
+		sh := &u.shards[i]
+		sh.mu.Lock()
+		m := sh.m
+		sh.m = nil
+		sh.mu.Unlock()
+		for id, c := range m {
+			if u.inflight == nil {
+				u.inflight = make(map[string]store.KeyUsage, len(m))
+			}
+			u.inflight[id] = merge(u.inflight[id], c.snapshot(id))
+		}
+	}
+	batch := make([]store.KeyUsage, 0, len(u.inflight))
+	for _, e := range u.inflight {
+		batch = append(batch, e)
+	}
+	slices.SortFunc(batch, func(a, b store.KeyUsage) int { return strings.Compare(a.ID, b.ID) })
+	return batch
+}
+
+// restore moves what is still inflight back into the counters.
+func (u *Usage) restore() {
+	u.inflightMu.Lock()
+	defer u.inflightMu.Unlock()
+	for id, e := range u.inflight {
+		sh := u.shard(id)
+		sh.mu.Lock()
+		sh.counterLocked(id).observe(e.LastUsedAt, e.Count)
+		sh.mu.Unlock()
+	}
+	u.inflight = nil
+}
+
+func (u *Usage) shard(keyID string) *usageShard {
+	return &u.shards[maphash.String(u.seed, keyID)%usageShards]
+}
+
+// counterLocked returns keyID's counter, creating it; the caller holds the
+// write lock.
+func (sh *usageShard) counterLocked(keyID string) *counter {
+	if c := sh.m[keyID]; c != nil {
+		return c
+	}
+	if sh.m == nil {
+		sh.m = make(map[string]*counter)
+	}
+	c := &counter{}
+	c.last.Store(noTime)
+	// Clone so that the map does not keep alive a larger string the ID
+	// was cut from, such as the presented root key with its secret.
+	sh.m[strings.Clone(keyID)] = c
+	return c
+}
+
+func (c *counter) observe(at time.Time, n uint64) {
+	c.count.Add(n)
+	if at.IsZero() {
+		return
+	}
+	ns := at.UnixNano()
+	for {
+		old := c.last.Load()
+		if ns <= old || c.last.CompareAndSwap(old, ns) {
+			return
+		}
+	}
+}
+
+func (c *counter) snapshot(id string) store.KeyUsage {
+	e := store.KeyUsage{ID: id, Count: c.count.Load()}
+	if ns := c.last.Load(); ns != noTime {
+		e.LastUsedAt = time.Unix(0, ns).UTC()
+	}
+	return e
+}
+
+func merge(a, b store.KeyUsage) store.KeyUsage {
+	if a.ID == "" {
+		a.ID = b.ID
+	}
+	a.Count += b.Count
+	if b.LastUsedAt.After(a.LastUsedAt) {
+		a.LastUsedAt = b.LastUsedAt
+	}
+	return a
+}

@@ -1,0 +1,171 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	adminv1 "github.com/latchkeyhq/latchkey/gen/latchkey/admin/v1"
+	"github.com/latchkeyhq/latchkey/policy"
+	"github.com/latchkeyhq/latchkey/rootkey"
+	"github.com/latchkeyhq/latchkey/store"
+)
+
+const maxNoteLen = 1024
+
+// mutate applies change to one key in a single store transaction, as the
+// calling admin, and returns the updated inventory view. change sees the
+// current record and the time, and returns the event to record (or a zero
+// event to record nothing, e.g. for an idempotent repeat).
+func (s *keyService) mutate(ctx context.Context, id string,
+	change func(r *store.KeyRecord, now time.Time) (store.KeyEvent, error)) (*adminv1.Key, error) {
+	if !rootkey.ValidID(id) {
+		return nil, toStatus(ctx, s.log, invalidArg("key_id must be 12 base62 characters"))
+	}
+	caller, _ := CallerFromContext(ctx)
+	now := s.now()
+	rec, err := s.keys.UpdateKey(ctx, id, func(r *store.KeyRecord) error {
+		ev, err := change(r, now)
+		if err != nil {
+			return err
+		}
+		if ev.Action != "" {
+			ev.At, ev.Actor = now, caller.Identity
+			r.AddEvent(ev)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	return s.view(rec), nil
+}
+
+// requireLive refuses changes to keys that are gone for good.
+func requireLive(r *store.KeyRecord, what string) error {
+	if r.State == store.KeyStateRevoked || r.State == store.KeyStateExpired {
+		return precondition(fmt.Sprintf("cannot %s a %s key", what, r.State))
+	}
+	return nil
+}
+
+func (s *keyService) RevokeKey(ctx context.Context, req *adminv1.RevokeKeyRequest) (*adminv1.RevokeKeyResponse, error) {
+	reason, err := reasonFromProto(req.GetReason())
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	k, err := s.mutate(ctx, req.GetKeyId(), func(r *store.KeyRecord, now time.Time) (store.KeyEvent, error) {
+		if r.State == store.KeyStateRevoked {
+			return store.KeyEvent{}, nil // the first revocation's reason and time stand
+		}
+		r.State, r.RevocationReason, r.RevokedAt = store.KeyStateRevoked, reason, now
+		r.PreviousSecretHash, r.GraceDeadline = nil, time.Time{}
+		return store.KeyEvent{Action: "revoked", Reason: reason.String()}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.log.InfoContext(ctx, "root key revoked", "key_id", k.GetKeyId(), "reason", reason.String())
+	return &adminv1.RevokeKeyResponse{Key: k}, nil
+}
+
+func (s *keyService) RotateKey(ctx context.Context, req *adminv1.RotateKeyRequest) (*adminv1.RotateKeyResponse, error) {
+	var next rootkey.Key
+	k, err := s.mutate(ctx, req.GetKeyId(), func(r *store.KeyRecord, now time.Time) (store.KeyEvent, error) {
+		if err := requireLive(r, "rotate"); err != nil {
+			return store.KeyEvent{}, err
+		}
+		grace, err := rotationGrace(req, s.policy().KeyRulesFor(r.Owner))
+		if err != nil {
+			return store.KeyEvent{}, err
+		}
+		if next, err = rootkey.GenerateFor(r.ID); err != nil {
+			return store.KeyEvent{}, err
+		}
+		// A secret still in an earlier grace period stops now: at most two
+		// secrets work at any time.
+		r.PreviousSecretHash, r.GraceDeadline = r.SecretHash, now.Add(grace)
+		if grace == 0 {
+			r.PreviousSecretHash, r.GraceDeadline = nil, time.Time{}
+		}
+		r.SecretHash, r.RotatedAt = s.pepper.Hash(next), now
+		return store.KeyEvent{Action: "rotated", Detail: "old secret works for " + grace.String()}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.log.InfoContext(ctx, "root key rotated", "key_id", k.GetKeyId())
+	return &adminv1.RotateKeyResponse{Key: k, RootKey: next.Reveal()}, nil
+}
+
+func rotationGrace(req *adminv1.RotateKeyRequest, rules policy.KeyRules) (time.Duration, error) {
+	g := req.GetGrace()
+	if g == nil {
+		return rules.DefaultRotationGrace, nil
+	}
+	if err := g.CheckValid(); err != nil || g.AsDuration() < 0 {
+		return 0, invalidArg("grace must be a non-negative duration")
+	}
+	if g.AsDuration() > rules.MaxRotationGrace {
+		return 0, invalidArg(fmt.Sprintf("grace exceeds the policy maximum of %s (keys.max_rotation_grace)", rules.MaxRotationGrace))
+	}
+	return g.AsDuration(), nil
+}
+
+func (s *keyService) DisableKey(ctx context.Context, req *adminv1.DisableKeyRequest) (*adminv1.DisableKeyResponse, error) {
+	reason := req.GetReason()
+	if reason == "" {
+		reason = "manual"
+	}
+	if err := checkText("reason", reason, 1, maxNoteLen); err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	k, err := s.mutate(ctx, req.GetKeyId(), func(r *store.KeyRecord, now time.Time) (store.KeyEvent, error) {
+		if err := requireLive(r, "disable"); err != nil {
+			return store.KeyEvent{}, err
+		}
+		if r.State == store.KeyStateDisabled {
+			return store.KeyEvent{}, nil
+		}
+		r.State, r.DisabledAt, r.DisabledReason = store.KeyStateDisabled, now, reason
+		return store.KeyEvent{Action: "disabled", Reason: reason}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &adminv1.DisableKeyResponse{Key: k}, nil
+}
+
+func (s *keyService) EnableKey(ctx context.Context, req *adminv1.EnableKeyRequest) (*adminv1.EnableKeyResponse, error) {
+	k, err := s.mutate(ctx, req.GetKeyId(), func(r *store.KeyRecord, now time.Time) (store.KeyEvent, error) {
+		if err := requireLive(r, "enable"); err != nil {
+			return store.KeyEvent{}, err
+		}
+		if r.State == store.KeyStateActive {
+			return store.KeyEvent{}, nil
+		}
+		r.State, r.EnabledAt, r.DisabledAt, r.DisabledReason = store.KeyStateActive, now, time.Time{}, ""
+		return store.KeyEvent{Action: "enabled"}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &adminv1.EnableKeyResponse{Key: k}, nil
+}
+
+func (s *keyService) AttestKey(ctx context.Context, req *adminv1.AttestKeyRequest) (*adminv1.AttestKeyResponse, error) {
+	if err := checkText("note", req.GetNote(), 0, maxNoteLen); err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	k, err := s.mutate(ctx, req.GetKeyId(), func(r *store.KeyRecord, now time.Time) (store.KeyEvent, error) {
+		if r.State == store.KeyStateRevoked {
+			return store.KeyEvent{}, precondition("cannot attest a revoked key")
+		}
+		r.LastAttestedAt = now
+		return store.KeyEvent{Action: "attested", Detail: req.GetNote()}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &adminv1.AttestKeyResponse{Key: k}, nil
+}
