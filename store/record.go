@@ -214,6 +214,11 @@ type SigningKeyRecord struct {
 	KID, Alg  string
 	Private   []byte
 	CreatedAt time.Time
+	// State is the key's place in the signing keyring: next, active,
+	// retired, removed or revoked. Empty means a record from before states
+	// were kept; the keyring decides what it is.
+	State                                                   string
+	ActivateAt, ActivatedAt, RetiredAt, RemoveAt, RevokedAt time.Time // zero = unset
 }
 
 // Clone returns a deep copy.
@@ -238,7 +243,8 @@ func (r SigningKeyRecord) Validate() error {
 
 // String prints the record with the private key redacted.
 func (r SigningKeyRecord) String() string {
-	return fmt.Sprintf("{KID:%q Alg:%q Private:%s CreatedAt:%v}", r.KID, r.Alg, redacted, r.CreatedAt)
+	return fmt.Sprintf("{KID:%q Alg:%q Private:%s CreatedAt:%v State:%q ActivateAt:%v ActivatedAt:%v RetiredAt:%v RemoveAt:%v RevokedAt:%v}",
+		r.KID, r.Alg, redacted, r.CreatedAt, r.State, r.ActivateAt, r.ActivatedAt, r.RetiredAt, r.RemoveAt, r.RevokedAt)
 }
 
 // GoString keeps %#v from printing the private key.
@@ -254,6 +260,7 @@ func (r SigningKeyRecord) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("kid", r.KID),
 		slog.String("alg", r.Alg),
+		slog.String("state", r.State),
 		slog.String("private", redacted),
 	)
 }

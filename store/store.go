@@ -71,6 +71,13 @@ type SigningKeyStore interface {
 	// ListSigningKeys returns every signing key ordered by CreatedAt, then
 	// KID.
 	ListSigningKeys(ctx context.Context) ([]SigningKeyRecord, error)
+	// UpdateSigningKey changes a key's lifecycle fields in one transaction.
+	// fn may not change KID, Alg or Private (ErrInvalidArgument); a missing
+	// key is ErrNotFound.
+	UpdateSigningKey(ctx context.Context, kid string, fn func(*SigningKeyRecord) error) (SigningKeyRecord, error)
+	// DeleteSigningKey erases a key that no token can need any more, so its
+	// private half does not outlive its use. Deleting a missing key is a no-op.
+	DeleteSigningKey(ctx context.Context, kid string) error
 }
 
 // KeyUsage is usage of one root key counted in memory since the last flush.

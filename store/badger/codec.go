@@ -197,12 +197,20 @@ func decodeEvents(events []eventWire) []store.KeyEvent {
 	return out
 }
 
+// signWire gained the keyring fields without a version change: records
+// written before them decode with those fields zero.
 type signWire struct {
-	V         int       `json:"v"`
-	KID       string    `json:"kid"`
-	Alg       string    `json:"alg"`
-	Private   []byte    `json:"private"`
-	CreatedAt time.Time `json:"created_at,omitzero"`
+	V           int       `json:"v"`
+	KID         string    `json:"kid"`
+	Alg         string    `json:"alg"`
+	Private     []byte    `json:"private"`
+	CreatedAt   time.Time `json:"created_at,omitzero"`
+	State       string    `json:"state,omitempty"`
+	ActivateAt  time.Time `json:"activate_at,omitzero"`
+	ActivatedAt time.Time `json:"activated_at,omitzero"`
+	RetiredAt   time.Time `json:"retired_at,omitzero"`
+	RemoveAt    time.Time `json:"remove_at,omitzero"`
+	RevokedAt   time.Time `json:"revoked_at,omitzero"`
 }
 
 func encodeSigningKey(r store.SigningKeyRecord) ([]byte, error) {
@@ -210,8 +218,14 @@ func encodeSigningKey(r store.SigningKeyRecord) ([]byte, error) {
 		V:         wireVersion,
 		KID:       r.KID,
 		Alg:       r.Alg,
-		Private:   r.Private,
-		CreatedAt: r.CreatedAt.UTC(),
+		Private:     r.Private,
+		CreatedAt:   r.CreatedAt.UTC(),
+		State:       r.State,
+		ActivateAt:  r.ActivateAt.UTC(),
+		ActivatedAt: r.ActivatedAt.UTC(),
+		RetiredAt:   r.RetiredAt.UTC(),
+		RemoveAt:    r.RemoveAt.UTC(),
+		RevokedAt:   r.RevokedAt.UTC(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: signing key %q: %v", store.ErrInvalidArgument, r.KID, err)
@@ -227,7 +241,9 @@ func decodeSigningKey(kid string, b []byte) (store.SigningKeyRecord, error) {
 	if w.V != wireVersion {
 		return store.SigningKeyRecord{}, corrupt("signing key", kid, fmt.Errorf("unsupported version %d", w.V))
 	}
-	rec := store.SigningKeyRecord{KID: w.KID, Alg: w.Alg, Private: w.Private, CreatedAt: w.CreatedAt}
+	rec := store.SigningKeyRecord{KID: w.KID, Alg: w.Alg, Private: w.Private, CreatedAt: w.CreatedAt,
+		State: w.State, ActivateAt: w.ActivateAt, ActivatedAt: w.ActivatedAt, RetiredAt: w.RetiredAt,
+		RemoveAt: w.RemoveAt, RevokedAt: w.RevokedAt}
 	if rec.KID != kid {
 		return store.SigningKeyRecord{}, corrupt("signing key", kid, fmt.Errorf("stored under a different id"))
 	}

@@ -93,3 +93,69 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKeyRecord, 
 	})
 	return out, nil
 }
+
+// UpdateSigningKey changes a signing key's lifecycle fields in one
+// transaction; the key material itself is immutable.
+func (s *Store) UpdateSigningKey(ctx context.Context, kid string, fn func(*store.SigningKeyRecord) error) (store.SigningKeyRecord, error) {
+	if err := store.CheckID("signing key id", kid); err != nil {
+		return store.SigningKeyRecord{}, err
+	}
+	done, err := s.enter(ctx)
+	if err != nil {
+		return store.SigningKeyRecord{}, err
+	}
+	defer done()
+	var out store.SigningKeyRecord
+	err = s.update(ctx, func(txn *badger.Txn) error {
+		val, found, err := get(txn, signKey(kid))
+		if err != nil {
+			return err
+		}
+		if !found {
+			return fmt.Errorf("%w: signing key %q", store.ErrNotFound, kid)
+		}
+		prev, err := decodeSigningKey(kid, val)
+		if err != nil {
+			return err
+		}
+		rec := prev.Clone()
+		if err := fn(&rec); err != nil {
+			return err
+		}
+		if rec.KID != prev.KID || rec.Alg != prev.Alg || !rec.CreatedAt.Equal(prev.CreatedAt) ||
+			subtle.ConstantTimeCompare(rec.Private, prev.Private) != 1 {
+			return fmt.Errorf("%w: update may not change signing key %q's material", store.ErrInvalidArgument, kid)
+		}
+		if err := rec.Validate(); err != nil {
+			return err
+		}
+		enc, err := encodeSigningKey(rec)
+		if err != nil {
+			return err
+		}
+		out = rec
+		return set(txn, badger.NewEntry(signKey(kid), enc))
+	})
+	if err != nil {
+		return store.SigningKeyRecord{}, err
+	}
+	return out.Clone(), nil
+}
+
+// DeleteSigningKey erases a signing key record; a missing one is a no-op.
+func (s *Store) DeleteSigningKey(ctx context.Context, kid string) error {
+	if err := store.CheckID("signing key id", kid); err != nil {
+		return err
+	}
+	done, err := s.enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return s.update(ctx, func(txn *badger.Txn) error {
+		if err := txn.Delete(signKey(kid)); err != nil {
+			return unavailable("delete", err)
+		}
+		return nil
+	})
+}

@@ -115,3 +115,19 @@ func (f *Faulty) RecordUsage(ctx context.Context, usage []store.KeyUsage) error 
 // Close always closes the wrapped store, failing or not, so that tests do
 // not leak it.
 func (f *Faulty) Close() error { return f.inner.Close() }
+
+// UpdateSigningKey implements store.SigningKeyStore.
+func (f *Faulty) UpdateSigningKey(ctx context.Context, kid string, fn func(*store.SigningKeyRecord) error) (store.SigningKeyRecord, error) {
+	if err := f.fault("UpdateSigningKey"); err != nil {
+		return store.SigningKeyRecord{}, err
+	}
+	return f.inner.UpdateSigningKey(ctx, kid, fn)
+}
+
+// DeleteSigningKey implements store.SigningKeyStore.
+func (f *Faulty) DeleteSigningKey(ctx context.Context, kid string) error {
+	if err := f.fault("DeleteSigningKey"); err != nil {
+		return err
+	}
+	return f.inner.DeleteSigningKey(ctx, kid)
+}

@@ -18,6 +18,48 @@ func runSigningKeys(t *testing.T, open func(*testing.T) store.Store) {
 	ctx := context.Background()
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
+	t.Run("update changes lifecycle fields only", func(t *testing.T) {
+		s := open(t)
+		if err := s.PutSigningKey(ctx, signing("k1", t0)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.UpdateSigningKey(ctx, "k1", func(r *store.SigningKeyRecord) error {
+			r.State, r.ActivatedAt, r.RemoveAt = "retired", t0.Add(time.Hour), t0.Add(2*time.Hour)
+			return nil
+		})
+		if err != nil || got.State != "retired" || !got.RemoveAt.Equal(t0.Add(2*time.Hour)) {
+			t.Fatalf("UpdateSigningKey = %+v, %v", got, err)
+		}
+		list, err := s.ListSigningKeys(ctx)
+		if err != nil || len(list) != 1 || list[0].State != "retired" || !list[0].ActivatedAt.Equal(t0.Add(time.Hour)) ||
+			string(list[0].Private) != "pkcs8:k1" {
+			t.Fatalf("stored after update: %+v, %v", list, err)
+		}
+		for name, mutate := range map[string]func(*store.SigningKeyRecord){
+			"private": func(r *store.SigningKeyRecord) { r.Private = []byte("other") },
+			"alg":     func(r *store.SigningKeyRecord) { r.Alg = "RS256" },
+			"kid":     func(r *store.SigningKeyRecord) { r.KID = "k2" },
+			"created": func(r *store.SigningKeyRecord) { r.CreatedAt = t0.Add(time.Second) },
+		} {
+			_, err := s.UpdateSigningKey(ctx, "k1", func(r *store.SigningKeyRecord) error { mutate(r); return nil })
+			if !errors.Is(err, store.ErrInvalidArgument) {
+				t.Errorf("changing %s: %v, want ErrInvalidArgument", name, err)
+			}
+		}
+		if _, err := s.UpdateSigningKey(ctx, "missing", func(*store.SigningKeyRecord) error { return nil }); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("missing key: %v", err)
+		}
+		if err := s.DeleteSigningKey(ctx, "k1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteSigningKey(ctx, "k1"); err != nil {
+			t.Fatalf("deleting twice: %v", err)
+		}
+		if list, err := s.ListSigningKeys(ctx); err != nil || len(list) != 0 {
+			t.Fatalf("after delete: %+v, %v", list, err)
+		}
+	})
+
 	t.Run("empty store lists nothing", func(t *testing.T) {
 		s := open(t)
 		got, err := s.ListSigningKeys(ctx)
