@@ -215,9 +215,9 @@ type signWire struct {
 
 func encodeSigningKey(r store.SigningKeyRecord) ([]byte, error) {
 	b, err := json.Marshal(signWire{
-		V:         wireVersion,
-		KID:       r.KID,
-		Alg:       r.Alg,
+		V:           wireVersion,
+		KID:         r.KID,
+		Alg:         r.Alg,
 		Private:     r.Private,
 		CreatedAt:   r.CreatedAt.UTC(),
 		State:       r.State,
