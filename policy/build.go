@@ -25,6 +25,7 @@ func build(f *file) (*Policy, []*FieldError) {
 	}
 
 	tokens := buildTokens(f.Tokens, add)
+	signing := buildSigning(f.Signing, add)
 
 	roles := make(map[Role][]string, len(f.Roles))
 	for _, name := range sortedKeys(f.Roles) {
@@ -65,12 +66,13 @@ func build(f *file) (*Policy, []*FieldError) {
 		return nil, errs
 	}
 	return &Policy{
-		Issuer: f.Issuer,
-		Tokens: tokens,
-		Roles:  roles,
-		Scopes: scopes,
-		Keys:   keys,
-		Owners: owners,
+		Issuer:  f.Issuer,
+		Tokens:  tokens,
+		Signing: signing,
+		Roles:   roles,
+		Scopes:  scopes,
+		Keys:    keys,
+		Owners:  owners,
 	}, nil
 }
 

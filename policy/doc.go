@@ -1,7 +1,8 @@
 // Package policy is the model of the Latchkey policy file and the decisions
 // made from it: which mTLS identities hold which role, which scopes exist,
 // what a token minted from a root key may carry (scopes, audiences, TTL),
-// and the lifecycle rules of root keys, per owner where overridden.
+// how the keys that sign tokens are chosen and rotated, and the lifecycle
+// rules of root keys, per owner where overridden.
 //
 // Identity patterns are exact DNS names or certificate names, or SPIFFE IDs
 // whose last segment may be a wildcard; an identity that is not a

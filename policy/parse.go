@@ -24,12 +24,13 @@ const maxReported = 20
 // file is the YAML schema. Optional durations are pointers so that an
 // explicit "0s" can be told apart from an absent field.
 type file struct {
-	Issuer string                  `yaml:"issuer"`
-	Tokens fileTokens              `yaml:"tokens"`
-	Roles  map[string][]string     `yaml:"roles"`
-	Scopes []fileScope             `yaml:"scopes"`
-	Keys   fileKeyRules            `yaml:"keys"`
-	Owners map[string]fileKeyRules `yaml:"owners"`
+	Issuer  string                  `yaml:"issuer"`
+	Tokens  fileTokens              `yaml:"tokens"`
+	Signing fileSigning             `yaml:"signing"`
+	Roles   map[string][]string     `yaml:"roles"`
+	Scopes  []fileScope             `yaml:"scopes"`
+	Keys    fileKeyRules            `yaml:"keys"`
+	Owners  map[string]fileKeyRules `yaml:"owners"`
 }
 
 type fileTokens struct {

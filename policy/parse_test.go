@@ -37,8 +37,9 @@ func TestParseValid(t *testing.T) {
 		t.Fatalf("Parse: %v", err)
 	}
 	want := &Policy{
-		Issuer: "https://latchkey.example",
-		Tokens: TokenRules{DefaultTTL: 5 * time.Minute, MaxTTL: 2 * time.Hour, Leeway: 10 * time.Second},
+		Issuer:  "https://latchkey.example",
+		Tokens:  TokenRules{DefaultTTL: 5 * time.Minute, MaxTTL: 2 * time.Hour, Leeway: 10 * time.Second},
+		Signing: DefaultSigningRules(),
 		Roles: map[Role][]string{
 			RoleAdmin:      {"spiffe://example.org/ops/admin"},
 			RoleIntrospect: {"spiffe://example.org/rs/*"},
@@ -116,6 +117,9 @@ func TestParseDefaults(t *testing.T) {
 			if p.Keys != tt.keys {
 				t.Errorf("Keys = %+v, want %+v", p.Keys, tt.keys)
 			}
+			if p.Signing != DefaultSigningRules() {
+				t.Errorf("Signing = %+v, want %+v", p.Signing, DefaultSigningRules())
+			}
 			if len(p.Roles) != 0 || len(p.Scopes) != 0 || p.Owners != nil {
 				t.Errorf("Roles = %v, Scopes = %v, Owners = %v, want none", p.Roles, p.Scopes, p.Owners)
 			}
@@ -141,11 +145,11 @@ func TestParseErrors(t *testing.T) {
 		{"null document", "~\n", "policy: line 1: empty document"},
 		{"two documents", iss + "---\n" + iss, "policy: line 2: more than one YAML document"},
 		{"top level list", "- issuer\n", "policy: line 1: the top level must be a mapping"},
-		{"unknown top field", iss + "signing: ES256\n", `policy: line 2: unknown field "signing" (want one of issuer, tokens, roles, scopes, keys, owners)`},
+		{"unknown top field", iss + "algorithm: ES256\n", `policy: line 2: unknown field "algorithm" (want one of issuer, tokens, signing, roles, scopes, keys, owners)`},
 		{"unknown token field", iss + "tokens:\n  default_tl: 5m\n", `policy: line 3: tokens: unknown field "default_tl" (want one of default_ttl, max_ttl, leeway)`},
 		{"unknown scope field", iss + "scopes:\n  - name: a\n    descripton: x\n", `policy: line 4: scopes[0]: unknown field "descripton" (want one of name, description)`},
 		{"unknown key field", iss + "keys:\n  rotation: 30d\n", `policy: line 3: keys: unknown field "rotation" (want one of ` + keyFields + `)`},
-		{"field name is case-sensitive", "Issuer: https://latchkey.example\n", `policy: line 1: unknown field "Issuer" (want one of issuer, tokens, roles, scopes, keys, owners)`},
+		{"field name is case-sensitive", "Issuer: https://latchkey.example\n", `policy: line 1: unknown field "Issuer" (want one of issuer, tokens, signing, roles, scopes, keys, owners)`},
 		{"unknown role", iss + "roles:\n  superuser: [x]\n", "policy: line 3: roles.superuser: unknown role (want admin, introspect or exchange)"},
 		{"role in another case", iss + "roles:\n  Admin: [x]\n", "policy: line 3: roles.Admin: unknown role (want admin, introspect or exchange)"},
 		{"missing issuer", "tokens:\n  max_ttl: 1h\n", "policy: issuer: required"},
@@ -266,6 +270,12 @@ func TestExampleFile(t *testing.T) {
 	want := &Policy{
 		Issuer: "https://latchkey.example",
 		Tokens: TokenRules{DefaultTTL: 10 * time.Minute, MaxTTL: time.Hour, Leeway: 30 * time.Second},
+		Signing: SigningRules{
+			Algorithm:      "EdDSA",
+			RotationPeriod: 30 * 24 * time.Hour,
+			PublishLead:    2 * time.Hour,
+			JWKSMaxAge:     10 * time.Minute,
+		},
 		Roles: map[Role][]string{
 			RoleAdmin:      {"spiffe://example.org/ops/admin"},
 			RoleIntrospect: {"spiffe://example.org/rs/*", "orders-api.internal.example"},

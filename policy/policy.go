@@ -46,9 +46,11 @@ const (
 type Policy struct {
 	Issuer string
 	Tokens TokenRules
-	Roles  map[Role][]string
-	Scopes []Scope
-	Keys   KeyRules
+	// Signing holds the rules of the keys that sign tokens.
+	Signing SigningRules
+	Roles   map[Role][]string
+	Scopes  []Scope
+	Keys    KeyRules
 	// Owners holds the key rules of owners with overrides, each already
 	// merged over Keys. Use KeyRulesFor rather than reading it directly.
 	Owners map[string]KeyRules
