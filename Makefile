@@ -28,6 +28,11 @@ run: build ## Start a local dev server (certificates, store and demo key under .
 test: ## Run every test (race detector on; fuzz corpora replayed; end-to-end with the real binary)
 	$(GO) test -race -count=1 -timeout 12m ./...
 
+.PHONY: test-interop
+test-interop: ## Verify tokens with the npm `jose` package under Node.js (installs it, pinned)
+	cd interop/node && npm ci --no-audit --no-fund
+	$(GO) test -tags interop -count=1 ./interop/
+
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 5m)
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./rootkey

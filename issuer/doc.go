@@ -1,9 +1,21 @@
 // Package issuer mints Latchkey access tokens and verifies them strictly.
 //
-// Tokens are RFC 9068 JWT access tokens signed with Ed25519 ("EdDSA"), carrying
-// an RFC 8705 certificate thumbprint in cnf so a stolen token is useless without
-// the client certificate it was issued to. The package also holds the signing
-// keyring and renders the public half of it as a JWKS.
+// Tokens are RFC 9068 JWT access tokens signed with Ed25519 ("EdDSA"), ECDSA
+// P-256 ("ES256") or RSA ("RS256"), carrying an RFC 8705 certificate thumbprint
+// in cnf so a stolen token is useless without the client certificate it was
+// issued to. The package also holds the signing keyring and renders the public
+// half of it as a JWKS.
+//
+// The keyring is a pure state machine (Plan, RotateNow, Revoke) over
+// KeyringEntry values: a key is published as "next" at least PublishLead before
+// it signs, signs while "active", keeps verifying while "retired" until every
+// token it signed has expired, and is then "removed"; "revoked" withdraws it at
+// once. Callers persist the entries and pass the clock in; this package keeps
+// neither.
+//
+// ES256 signatures are malleable: (r, n-s) verifies as well as (r, s) for the
+// same claims. Anything that remembers tokens (revocation, replay detection)
+// must therefore key on jti, never on the token string.
 //
 // Verify accepts exactly what Mint produces and nothing else: a size cap before
 // any parsing, a fixed header shape (alg, typ, kid and no other member), the

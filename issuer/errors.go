@@ -32,3 +32,14 @@ var (
 // errTooLarge is allocated once so that rejecting an oversized token costs no
 // allocation, however large the input.
 var errTooLarge = fmt.Errorf("%w: token exceeds size limit", ErrMalformed)
+
+// Errors from the keyring state machine. Revoking a kid that no entry holds
+// returns ErrUnknownKey.
+var (
+	// ErrKeyState means the operation is not allowed in the key's current
+	// state, such as revoking a key that is already removed or revoked.
+	ErrKeyState = errors.New("issuer: key state does not allow this")
+	// ErrInvalidKeyring means the entries break an invariant: a missing or
+	// duplicate key, an unknown state, or more than one active or next key.
+	ErrInvalidKeyring = errors.New("issuer: invalid keyring")
+)

@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"crypto"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
@@ -29,8 +30,21 @@ func fixedClock() time.Time { return testNow }
 // corpus) can rebuild the same key on every run without storing one.
 func fixedKey(label string) *SigningKey {
 	seed := sha256.Sum256([]byte("latchkey issuer test key: " + label))
-	return newEd25519Key(ed25519.NewKeyFromSeed(seed[:]))
+	return mustSigningKey(ed25519.NewKeyFromSeed(seed[:]))
 }
+
+func mustSigningKey(priv crypto.Signer) *SigningKey {
+	k, err := newSigningKey(priv)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+// edPriv and edPub unwrap an Ed25519 test key for tests that need its bytes.
+func edPriv(k *SigningKey) ed25519.PrivateKey { return k.priv.(ed25519.PrivateKey) }
+
+func edPub(k *SigningKey) ed25519.PublicKey { return k.pub.(ed25519.PublicKey) }
 
 func testConfig() Config {
 	return Config{Issuer: testIssuer, MaxTTL: testMaxTTL, Now: fixedClock}
@@ -58,7 +72,7 @@ func testGrant() Grant {
 
 // validHeader is the header Mint writes for key.
 func validHeader(key *SigningKey) map[string]any {
-	return map[string]any{"alg": AlgEdDSA, "typ": "at+jwt", "kid": key.KID()}
+	return map[string]any{"alg": key.Alg(), "typ": "at+jwt", "kid": key.KID()}
 }
 
 // validClaims is a payload Verify accepts at testNow.

@@ -1,7 +1,7 @@
 package issuer
 
 import (
-	"crypto/ed25519"
+	"crypto"
 	"crypto/rand"
 	"fmt"
 	"io"
@@ -55,7 +55,7 @@ type Issuer struct {
 // half is not kept alive by the Issuer.
 type verificationKey struct {
 	alg string
-	pub ed25519.PublicKey
+	pub crypto.PublicKey
 }
 
 // New builds an Issuer that signs with active and also accepts tokens signed by
@@ -97,7 +97,7 @@ func New(cfg Config, active *SigningKey, verifyOnly ...*SigningKey) (*Issuer, er
 		keys:          make(map[string]verificationKey, 1+len(verifyOnly)),
 	}
 	for n, k := range append([]*SigningKey{active}, verifyOnly...) {
-		if k == nil || len(k.pub) != ed25519.PublicKeySize {
+		if !k.usable() {
 			return nil, fmt.Errorf("%w: signing key %d is not usable", ErrInvalidConfig, n)
 		}
 		if _, dup := i.keys[k.kid]; dup {
@@ -107,4 +107,25 @@ func New(cfg Config, active *SigningKey, verifyOnly ...*SigningKey) (*Issuer, er
 		i.jwks = append(i.jwks, k.PublicJWK())
 	}
 	return i, nil
+}
+
+// NewFromKeyring builds an Issuer from keyring entries: the one active key
+// signs; next, active and retired keys verify and are published; removed and
+// revoked keys do neither. It does not run Plan: callers plan first, so that
+// what is persisted and what is served are the same.
+func NewFromKeyring(cfg Config, entries []KeyringEntry) (*Issuer, error) {
+	kr, err := load(entries)
+	if err != nil {
+		return nil, err
+	}
+	if kr.active < 0 {
+		return nil, fmt.Errorf("%w: the keyring has no active key", ErrInvalidKeyring)
+	}
+	var verifyOnly []*SigningKey
+	for _, e := range kr.entries {
+		if e.State == KeyNext || e.State == KeyRetired {
+			verifyOnly = append(verifyOnly, e.Key)
+		}
+	}
+	return New(cfg, kr.entries[kr.active].Key, verifyOnly...)
 }

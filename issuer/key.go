@@ -1,17 +1,31 @@
 package issuer
 
 import (
+	"crypto"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
+	"crypto/rsa"
 	"crypto/x509"
-	"encoding/base64"
 	"fmt"
 	"log/slog"
 )
 
-// AlgEdDSA is the JWS algorithm of Ed25519 signing keys (RFC 8037).
-const AlgEdDSA = "EdDSA"
+// JWS algorithms a signing key may have. Each key signs with exactly one, fixed
+// by its type, and Verify accepts only that one for the key's kid.
+const (
+	// AlgEdDSA is Ed25519 (RFC 8037).
+	AlgEdDSA = "EdDSA"
+	// AlgES256 is ECDSA on P-256 with SHA-256, signatures as raw r||s.
+	AlgES256 = "ES256"
+	// AlgRS256 is RSASSA-PKCS1-v1_5 with SHA-256.
+	AlgRS256 = "RS256"
+)
+
+// rsaBits is the size of generated RSA keys; parsed keys may be larger but
+// never smaller.
+const rsaBits = 2048
 
 const redacted = "[REDACTED]"
 
@@ -20,20 +34,39 @@ const redacted = "[REDACTED]"
 type SigningKey struct {
 	kid  string
 	alg  string
-	priv ed25519.PrivateKey
-	pub  ed25519.PublicKey
+	priv crypto.Signer
+	pub  crypto.PublicKey
+	jwk  JWK
 }
 
 // GenerateSigningKey creates a new Ed25519 signing key from crypto/rand.
-func GenerateSigningKey() (*SigningKey, error) {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
+func GenerateSigningKey() (*SigningKey, error) { return GenerateSigningKeyAlg(AlgEdDSA) }
+
+// GenerateSigningKeyAlg creates a new key for alg: Ed25519 for EdDSA, P-256 for
+// ES256 and 2048-bit RSA for RS256.
+func GenerateSigningKeyAlg(alg string) (*SigningKey, error) {
+	var (
+		priv crypto.Signer
+		err  error
+	)
+	switch alg {
+	case AlgEdDSA:
+		_, priv, err = ed25519.GenerateKey(rand.Reader)
+	case AlgES256:
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case AlgRS256:
+		priv, err = rsa.GenerateKey(rand.Reader, rsaBits)
+	default:
+		return nil, fmt.Errorf("%w: unsupported algorithm %q", ErrInvalidSigningKey, alg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: generate: %w", ErrInvalidSigningKey, err)
 	}
-	return newEd25519Key(priv), nil
+	return newSigningKey(priv)
 }
 
-// ParseSigningKey reads a PKCS#8 DER private key. Only Ed25519 is accepted.
+// ParseSigningKey reads a PKCS#8 DER private key: Ed25519, ECDSA on P-256 or
+// RSA of at least 2048 bits. The key type decides the algorithm.
 func ParseSigningKey(pkcs8DER []byte) (*SigningKey, error) {
 	k, err := x509.ParsePKCS8PrivateKey(pkcs8DER)
 	if err != nil {
@@ -41,25 +74,56 @@ func ParseSigningKey(pkcs8DER []byte) (*SigningKey, error) {
 		// no use to anyone either, so it is not wrapped.
 		return nil, fmt.Errorf("%w: not a PKCS#8 private key", ErrInvalidSigningKey)
 	}
-	priv, ok := k.(ed25519.PrivateKey)
+	priv, ok := k.(crypto.Signer)
 	if !ok {
 		return nil, fmt.Errorf("%w: unsupported key type %T", ErrInvalidSigningKey, k)
 	}
-	return newEd25519Key(priv), nil
+	return newSigningKey(priv)
 }
 
-func newEd25519Key(priv ed25519.PrivateKey) *SigningKey {
-	pub := priv.Public().(ed25519.PublicKey)
-	return &SigningKey{
-		kid:  okpThumbprint(pub),
-		alg:  AlgEdDSA,
-		priv: priv,
-		pub:  pub,
+// newSigningKey checks that priv is one of the supported kinds and derives the
+// algorithm, the public JWK and the kid from it.
+func newSigningKey(priv crypto.Signer) (*SigningKey, error) {
+	k := &SigningKey{priv: priv, pub: priv.Public()}
+	var err error
+	switch p := priv.(type) {
+	case ed25519.PrivateKey:
+		k.alg = AlgEdDSA
+		k.jwk = okpJWK(p.Public().(ed25519.PublicKey))
+	case *ecdsa.PrivateKey:
+		if p.Curve != elliptic.P256() {
+			return nil, fmt.Errorf("%w: only P-256 ECDSA keys are supported", ErrInvalidSigningKey)
+		}
+		k.alg = AlgES256
+		k.jwk, err = ecJWK(&p.PublicKey)
+	case *rsa.PrivateKey:
+		if p.N.BitLen() < rsaBits {
+			return nil, fmt.Errorf("%w: RSA keys must have at least %d bits", ErrInvalidSigningKey, rsaBits)
+		}
+		k.alg = AlgRS256
+		k.jwk = rsaJWK(&p.PublicKey)
+	default:
+		return nil, fmt.Errorf("%w: unsupported key type %T", ErrInvalidSigningKey, priv)
 	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidSigningKey, err)
+	}
+	k.kid = thumbprint(k.jwk)
+	k.jwk.Kid, k.jwk.Alg, k.jwk.Use = k.kid, k.alg, "sig"
+	return k, nil
+}
+
+// usable reports whether k was built by this package rather than being a zero
+// value or a nil pointer.
+func (k *SigningKey) usable() bool {
+	return k != nil && k.kid != "" && k.priv != nil && k.pub != nil
 }
 
 // MarshalPKCS8 returns the private key as PKCS#8 DER, for storage.
 func (k *SigningKey) MarshalPKCS8() ([]byte, error) {
+	if !k.usable() {
+		return nil, fmt.Errorf("%w: empty key", ErrInvalidSigningKey)
+	}
 	der, err := x509.MarshalPKCS8PrivateKey(k.priv)
 	if err != nil {
 		return nil, fmt.Errorf("%w: marshal: %w", ErrInvalidSigningKey, err)
@@ -75,7 +139,7 @@ func (k *SigningKey) KID() string { return k.kid }
 func (k *SigningKey) Alg() string { return k.alg }
 
 // PublicJWK is the public half of the key as a JWK.
-func (k *SigningKey) PublicJWK() JWK { return okpJWK(k.kid, k.alg, k.pub) }
+func (k *SigningKey) PublicJWK() JWK { return k.jwk }
 
 // String implements fmt.Stringer without revealing the key.
 func (SigningKey) String() string { return redacted }
@@ -89,11 +153,3 @@ func (SigningKey) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(redacted))
 
 // LogValue implements slog.LogValuer without revealing the key.
 func (SigningKey) LogValue() slog.Value { return slog.StringValue(redacted) }
-
-// okpThumbprint is the RFC 7638 thumbprint of an Ed25519 public key: SHA-256
-// over the required members in lexicographic order with no whitespace.
-func okpThumbprint(pub ed25519.PublicKey) string {
-	x := base64.RawURLEncoding.EncodeToString(pub)
-	sum := sha256.Sum256([]byte(`{"crv":"Ed25519","kty":"OKP","x":"` + x + `"}`))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}

@@ -70,7 +70,7 @@ func TestSigningKeyPKCS8RoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back.KID() != k.KID() || !back.priv.Equal(k.priv) {
+	if back.KID() != k.KID() || !edPriv(back).Equal(edPriv(k)) {
 		t.Fatal("parsed key differs from the marshalled one")
 	}
 	other, err := GenerateSigningKey()
@@ -83,7 +83,7 @@ func TestSigningKeyPKCS8RoundTrip(t *testing.T) {
 }
 
 func TestParseSigningKeyRejects(t *testing.T) {
-	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ec, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,12 +102,12 @@ func TestParseSigningKeyRejects(t *testing.T) {
 	ed, _ := GenerateSigningKey()
 	edDER, _ := ed.MarshalPKCS8()
 	cases := map[string][]byte{
-		"nil":       nil,
-		"garbage":   []byte("not a key"),
-		"ECDSA":     ecDER,
-		"RSA":       rsaDER,
-		"truncated": edDER[:len(edDER)-1],
-		"SEC1":      must(x509.MarshalECPrivateKey(ec)),
+		"nil":         nil,
+		"garbage":     []byte("not a key"),
+		"ECDSA P-384": ecDER,
+		"RSA 1024":    rsaDER,
+		"truncated":   edDER[:len(edDER)-1],
+		"SEC1":        must(x509.MarshalECPrivateKey(ec)),
 	}
 	for name, der := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -132,9 +132,9 @@ func TestSigningKeyRedaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seed := k.priv.Seed()
+	seed := edPriv(k).Seed()
 	secrets := []string{
-		hex.EncodeToString(seed), hex.EncodeToString(k.priv),
+		hex.EncodeToString(seed), hex.EncodeToString(edPriv(k)),
 		base64.RawURLEncoding.EncodeToString(seed), base64.StdEncoding.EncodeToString(der),
 		strings.Trim(fmt.Sprint([]byte(seed)), "[]"), fmt.Sprintf("%#v", []byte(seed)),
 	}
@@ -198,7 +198,7 @@ func TestJWKS(t *testing.T) {
 		if err != nil || len(x) != ed25519.PublicKeySize {
 			t.Errorf("key %d: x is not a raw Ed25519 public key", n)
 		}
-		if kid := okpThumbprint(x); kid != k["kid"] {
+		if kid := thumbprint(okpJWK(x)); kid != k["kid"] {
 			t.Errorf("key %d: kid %v, thumbprint %s", n, k["kid"], kid)
 		}
 	}

@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -59,7 +60,7 @@ func TestVerifyRejectsHMACWithPublicKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := map[string][]byte{
-		"raw":  key.pub,
+		"raw":  []byte(edPub(key)),
 		"der":  spki,
 		"pem":  pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: spki}),
 		"jwk":  mustJSON(t, key.PublicJWK()),
@@ -271,7 +272,7 @@ func TestVerifyHeaderShape(t *testing.T) {
 	}
 }
 
-func selfSignedCert(t *testing.T, priv ed25519.PrivateKey) []byte {
+func selfSignedCert(t *testing.T, priv crypto.Signer) []byte {
 	t.Helper()
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1),

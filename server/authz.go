@@ -38,6 +38,10 @@ var methodRoles = map[string][]policy.Role{
 	adminv1.KeyService_AttestKey_FullMethodName:      {policy.RoleAdmin},
 	adminv1.KeyService_ListKeyHistory_FullMethodName: {policy.RoleAdmin},
 
+	adminv1.SigningKeyService_ListSigningKeys_FullMethodName:  {policy.RoleAdmin},
+	adminv1.SigningKeyService_RotateSigningKey_FullMethodName: {policy.RoleAdmin},
+	adminv1.SigningKeyService_RevokeSigningKey_FullMethodName: {policy.RoleAdmin},
+
 	healthpb.Health_Check_FullMethodName: {anyCaller},
 	healthpb.Health_Watch_FullMethodName: {anyCaller},
 	healthpb.Health_List_FullMethodName:  {anyCaller},

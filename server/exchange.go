@@ -43,7 +43,7 @@ type exchangeResult struct {
 type exchanger struct {
 	keys   store.KeyStore
 	pepper rootkey.Pepper
-	issuer *issuer.Issuer
+	issuer func() *issuer.Issuer
 	policy func() *policy.Policy
 	usage  UsageTracker
 	now    func() time.Time
@@ -99,7 +99,7 @@ func (e *exchanger) exchange(ctx context.Context, req exchangeRequest) (exchange
 			return exchangeResult{}, errInvalidRootKey
 		}
 	}
-	tok, err := e.issuer.Mint(issuer.Grant{
+	tok, err := e.issuer().Mint(issuer.Grant{
 		Subject:        rec.Owner,
 		ClientID:       rec.ID,
 		Audiences:      grant.Audiences,

@@ -31,7 +31,7 @@ func TestExchangeGrantsRequestedScopesBoundToCertificate(t *testing.T) {
 	if resp.GetTokenType() != "Bearer" || resp.GetJti() == "" || len(resp.GetKeyId()) != 12 {
 		t.Fatalf("bad response metadata: %v", resp)
 	}
-	claims, err := e.issuer.Verify(resp.GetAccessToken(), issuer.VerifyOptions{Audience: "orders-api"})
+	claims, err := e.iss().Verify(resp.GetAccessToken(), issuer.VerifyOptions{Audience: "orders-api"})
 	if err != nil {
 		t.Fatal(err)
 	}

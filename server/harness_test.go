@@ -21,6 +21,7 @@ import (
 	"github.com/latchkeyhq/latchkey/pki"
 	"github.com/latchkeyhq/latchkey/policy"
 	"github.com/latchkeyhq/latchkey/rootkey"
+	"github.com/latchkeyhq/latchkey/signing"
 	"github.com/latchkeyhq/latchkey/store"
 	badgerstore "github.com/latchkeyhq/latchkey/store/badger"
 	"github.com/latchkeyhq/latchkey/store/storetest"
@@ -109,7 +110,7 @@ type env struct {
 	lookups *countingKeys
 	pepper  rootkey.Pepper
 	pepperB []byte
-	issuer  *issuer.Issuer
+	keys    *signing.Manager
 	clock   *clock
 	logs    *syncBuffer
 	leaves  map[string]*pki.Leaf
@@ -152,11 +153,7 @@ func newEnvWith(t *testing.T, register func(*Server)) *env {
 	faulty := storetest.NewFaulty(bs)
 	counting := &countingKeys{Store: faulty}
 	clk := &clock{t: now}
-	sk, err := issuer.GenerateSigningKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	iss, err := issuer.New(issuer.Config{Issuer: pol.Issuer, Leeway: pol.Tokens.Leeway, MaxTTL: pol.Tokens.MaxTTL, Now: clk.Now}, sk)
+	keys, err := signing.Open(context.Background(), signing.Config{Store: counting, Policy: func() *policy.Policy { return pol }, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +164,7 @@ func newEnvWith(t *testing.T, register func(*Server)) *env {
 	logs := &syncBuffer{}
 	usage := lifecycle.NewUsage(counting)
 	srv, err := New(Config{
-		TLS: tlsCfg, Store: counting, Pepper: pepper, Issuer: iss, Policy: pol, Now: clk.Now, Usage: usage,
+		TLS: tlsCfg, Store: counting, Pepper: pepper, Keys: keys, Policy: pol, Now: clk.Now, Usage: usage,
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
@@ -188,12 +185,15 @@ func newEnvWith(t *testing.T, register func(*Server)) *env {
 		bs.Close()
 	})
 	e := &env{t: t, ca: ca, usage: usage, addr: lis.Addr().String(), srv: srv, store: faulty, lookups: counting,
-		pepper: pepper, pepperB: pepperB, issuer: iss, clock: clk, logs: logs, leaves: map[string]*pki.Leaf{}}
+		pepper: pepper, pepperB: pepperB, keys: keys, clock: clk, logs: logs, leaves: map[string]*pki.Leaf{}}
 	for _, id := range []string{idAdmin, idIntrospect, idWorkloadA, idWorkloadB, idNobody} {
 		e.leaves[id] = e.clientLeaf(pki.LeafOptions{URIs: []string{id}})
 	}
 	return e
 }
+
+// iss is the current issuer, as the server uses it.
+func (e *env) iss() *issuer.Issuer { return e.keys.Issuer() }
 
 func (e *env) clientLeaf(o pki.LeafOptions) *pki.Leaf {
 	e.t.Helper()

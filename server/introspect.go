@@ -16,14 +16,14 @@ var errInactive = errors.New("token is not active")
 // the revocation list and the state of the root key it derives from. A store
 // failure is an error, never "active": introspection fails closed.
 type introspector struct {
-	issuer      *issuer.Issuer
+	issuer      func() *issuer.Issuer
 	keys        store.KeyStore
 	revocations store.RevocationStore
 	now         func() time.Time
 }
 
 func (in *introspector) introspect(ctx context.Context, raw string) (issuer.Claims, error) {
-	claims, err := in.issuer.Verify(raw, issuer.VerifyOptions{})
+	claims, err := in.issuer().Verify(raw, issuer.VerifyOptions{})
 	if err != nil {
 		return issuer.Claims{}, errInactive
 	}

@@ -71,12 +71,12 @@ func TestIntrospectInactive(t *testing.T) {
 	if widened == string(payload) {
 		t.Fatal("tampering did not change the payload")
 	}
-	noneHdr := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"at+jwt","kid":"` + e.issuer.JWKS()[0].Kid + `"}`))
+	noneHdr := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"at+jwt","kid":"` + e.iss().JWKS()[0].Kid + `"}`))
 	algNone := noneHdr + "." + parts[1] + "."
-	pub, _ := base64.RawURLEncoding.DecodeString(e.issuer.JWKS()[0].X)
+	pub, _ := base64.RawURLEncoding.DecodeString(e.iss().JWKS()[0].X)
 	hs := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": "https://latchkey.test", "sub": "x", "exp": e.clock.Now().Add(time.Minute).Unix()})
 	hs.Header["typ"] = "at+jwt"
-	hs.Header["kid"] = e.issuer.JWKS()[0].Kid
+	hs.Header["kid"] = e.iss().JWKS()[0].Kid
 	hsTok, err := hs.SignedString(pub)
 	if err != nil {
 		t.Fatal(err)

@@ -24,7 +24,6 @@ import (
 
 	adminv1 "github.com/latchkeyhq/latchkey/gen/latchkey/admin/v1"
 	latchkeyv1 "github.com/latchkeyhq/latchkey/gen/latchkey/v1"
-	"github.com/latchkeyhq/latchkey/issuer"
 	"github.com/latchkeyhq/latchkey/policy"
 	"github.com/latchkeyhq/latchkey/rootkey"
 	"github.com/latchkeyhq/latchkey/store"
@@ -43,7 +42,8 @@ type Config struct {
 	TLS    *tls.Config // from TLSConfig
 	Store  store.Store
 	Pepper rootkey.Pepper
-	Issuer *issuer.Issuer
+	// Keys is the signing keyring; its issuer changes as keys rotate.
+	Keys   SigningKeys
 	Policy *policy.Policy
 	// Usage, when set, counts exchanges per key for the inventory.
 	Usage  UsageTracker
@@ -77,17 +77,19 @@ func New(cfg Config) (*Server, error) {
 
 	getPolicy := s.policy.Load
 	dummy := cfg.Pepper.Hash(rootkey.Key{})
+	issuerNow := cfg.Keys.Issuer
 	latchkeyv1.RegisterTokenServiceServer(s.grpc, &tokenService{
 		log:    cfg.Logger,
-		issuer: cfg.Issuer,
+		issuer: issuerNow,
 		exchanger: &exchanger{
-			keys: cfg.Store, pepper: cfg.Pepper, issuer: cfg.Issuer,
+			keys: cfg.Store, pepper: cfg.Pepper, issuer: issuerNow,
 			policy: getPolicy, usage: cfg.Usage, now: cfg.Now, dummyHash: dummy,
 		},
 		checker: &introspector{
-			issuer: cfg.Issuer, keys: cfg.Store, revocations: cfg.Store, now: cfg.Now,
+			issuer: issuerNow, keys: cfg.Store, revocations: cfg.Store, now: cfg.Now,
 		},
 	})
+	adminv1.RegisterSigningKeyServiceServer(s.grpc, &signingService{log: cfg.Logger, keys: cfg.Keys})
 	adminv1.RegisterKeyServiceServer(s.grpc, &keyService{
 		log: cfg.Logger, keys: cfg.Store, pepper: cfg.Pepper, policy: getPolicy, usage: cfg.Usage, now: cfg.Now,
 	})
@@ -102,8 +104,8 @@ func (c *Config) fill() error {
 		return errors.New("server: TLS config is required")
 	case c.Store == nil:
 		return errors.New("server: store is required")
-	case c.Issuer == nil:
-		return errors.New("server: issuer is required")
+	case c.Keys == nil:
+		return errors.New("server: signing keys are required")
 	case c.Policy == nil:
 		return errors.New("server: policy is required")
 	case c.Pepper.IsZero():

@@ -38,6 +38,13 @@ func (e preconditionError) Error() string { return e.msg }
 
 func precondition(msg string) error { return preconditionError{msg: msg} }
 
+// notFoundError names what was not found, in words safe to return.
+type notFoundError struct{ msg string }
+
+func (e notFoundError) Error() string { return e.msg }
+
+func notFound(msg string) error { return notFoundError{msg: msg} }
+
 // toStatus is the one place where domain errors become gRPC status codes. The
 // caller gets a safe text; the detail, if any, is logged once here.
 func toStatus(ctx context.Context, log *slog.Logger, err error) error {
@@ -52,6 +59,7 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		audErr   *policy.AudienceNotAllowedError
 		argErr   invalidArgError
 		preErr   preconditionError
+		nfErr    notFoundError
 	)
 	switch {
 	case errors.Is(err, errInvalidRootKey):
@@ -64,6 +72,8 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		return status.Error(codes.PermissionDenied, "root key grants nothing under the current policy")
 	case errors.As(err, &argErr):
 		return status.Error(codes.InvalidArgument, argErr.msg)
+	case errors.As(err, &nfErr):
+		return status.Error(codes.NotFound, nfErr.msg)
 	case errors.As(err, &preErr):
 		return status.Error(codes.FailedPrecondition, preErr.msg)
 	case errors.Is(err, policy.ErrInvalidRequest):

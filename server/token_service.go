@@ -20,7 +20,7 @@ type tokenService struct {
 	log       *slog.Logger
 	exchanger *exchanger
 	checker   *introspector
-	issuer    *issuer.Issuer
+	issuer    func() *issuer.Issuer
 }
 
 func (s *tokenService) ExchangeToken(ctx context.Context, req *latchkeyv1.ExchangeTokenRequest) (*latchkeyv1.ExchangeTokenResponse, error) {
@@ -80,7 +80,7 @@ func (s *tokenService) IntrospectToken(ctx context.Context, req *latchkeyv1.Intr
 }
 
 func (s *tokenService) GetJWKS(ctx context.Context, _ *latchkeyv1.GetJWKSRequest) (*latchkeyv1.GetJWKSResponse, error) {
-	keys := s.issuer.JWKS()
+	keys := s.issuer().JWKS()
 	out := make([]*latchkeyv1.JSONWebKey, 0, len(keys))
 	for _, k := range keys {
 		out = append(out, &latchkeyv1.JSONWebKey{

@@ -21,6 +21,7 @@ import (
 const (
 	defaultStateDir = ".latchkey"
 	defaultAddr     = "127.0.0.1:7443"
+	defaultHTTPAddr = "127.0.0.1:7444"
 	addrFile        = "addr"
 )
 

@@ -24,6 +24,13 @@ type serveConfig struct {
 		Dir               string `yaml:"dir"`
 		EncryptionKeyFile string `yaml:"encryption_key_file"`
 	} `yaml:"store"`
+	HTTP struct {
+		// Listen is the HTTPS address for the JWKS, discovery and health.
+		Listen string `yaml:"listen"`
+		// BaseURL is how resource servers reach it (for jwks_uri); default
+		// https://<listen address>.
+		BaseURL string `yaml:"base_url"`
+	} `yaml:"http"`
 	PepperFile string `yaml:"pepper_file"`
 	PolicyFile string `yaml:"policy_file"`
 	Log        struct {
@@ -48,6 +55,9 @@ tls:
   cert_file: /etc/latchkey/server.pem       # server certificate chain (PEM)
   key_file: /etc/latchkey/server-key.pem    # its private key (PEM, mode 0600)
   client_ca_file: /etc/latchkey/clients-ca.pem  # CAs that issue client certificates
+http:
+  listen: 0.0.0.0:7444                      # HTTPS: /.well-known/jwks.json, openid-configuration, healthz, readyz
+  base_url: https://latchkey.example.com:7444  # how resource servers reach it (jwks_uri)
 store:
   dir: /var/lib/latchkey                    # Badger data directory (one process only)
   encryption_key_file: /etc/latchkey/store.key  # 32 bytes, AES-256 encryption at rest
@@ -102,6 +112,9 @@ func (c *serveConfig) validate() error {
 		if r.val == "" {
 			errs = append(errs, fmt.Errorf("%s is required", r.name))
 		}
+	}
+	if c.HTTP.Listen == "" {
+		c.HTTP.Listen = defaultHTTPAddr
 	}
 	if c.Lifecycle.JanitorInterval == 0 {
 		c.Lifecycle.JanitorInterval = defaultJanitorInterval

@@ -17,7 +17,7 @@ import (
 )
 
 func newDevCmd() *cobra.Command {
-	var stateDir, listen string
+	var stateDir, listen, httpListen string
 	cmd := &cobra.Command{
 		Use:   "dev [--state DIR] [--listen ADDR]",
 		Short: "Run a local server with dev certificates and a demo root key",
@@ -29,20 +29,22 @@ workload identity (written to <state>/demo-root-key) and prints the commands to
 exchange and introspect. Run again, it reuses all of it. Not for production.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDev(cmd.Context(), stateDir, listen, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return runDev(cmd.Context(), stateDir, listen, httpListen, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	cmd.Flags().StringVar(&stateDir, "state", defaultStateDir, "state folder for certificates, keys and data")
 	cmd.Flags().StringVar(&listen, "listen", defaultAddr, "gRPC listen address (loopback recommended)")
+	cmd.Flags().StringVar(&httpListen, "http-listen", defaultHTTPAddr, "HTTPS listen address for the JWKS, discovery and health endpoints")
 	return cmd
 }
 
-func runDev(ctx context.Context, stateDir, listen string, out, logOut io.Writer) error {
+func runDev(ctx context.Context, stateDir, listen, httpListen string, out, logOut io.Writer) error {
 	st, err := devstate.Ensure(stateDir, time.Now())
 	if err != nil {
 		return err
 	}
 	cfg := &serveConfig{Listen: listen, PepperFile: st.PepperFile, PolicyFile: st.PolicyFile}
+	cfg.HTTP.Listen = httpListen
 	cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.TLS.ClientCAFile = st.ServerCertFile, st.ServerKeyFile, st.CAFile
 	cfg.Store.Dir, cfg.Store.EncryptionKeyFile = st.DataDir, st.StoreKeyFile
 	if err := cfg.validate(); err != nil {
@@ -61,7 +63,7 @@ func runDev(ctx context.Context, stateDir, listen string, out, logOut io.Writer)
 		inst.close()
 		return fmt.Errorf("create demo root key: %w", err)
 	}
-	printDevHelp(out, stateDir, addr)
+	printDevHelp(out, stateDir, addr, inst.httpLis.Addr().String())
 	return inst.wait(ctx)
 }
 
@@ -98,9 +100,10 @@ func ensureDemoKey(ctx context.Context, stateDir, path string) error {
 	return os.Rename(tmp, path)
 }
 
-func printDevHelp(w io.Writer, state, addr string) {
+func printDevHelp(w io.Writer, state, addr, httpAddr string) {
 	s := state
 	fmt.Fprintf(w, `latchkey dev: serving gRPC on %[2]s (state in %[1]s)
+latchkey dev: serving HTTPS on %[3]s (JWKS: https://%[3]s/.well-known/jwks.json)
 
 Exchange the demo root key for a token (as the workload identity):
   latchkey token exchange --state %[1]s --root-key-file %[1]s/demo-root-key --scope demo.read
@@ -119,6 +122,10 @@ With grpcurl (reflection is on):
   printf '{"token":"%%s"}' "$(cat /tmp/latchkey-token)" | grpcurl -cacert %[1]s/ca.pem \
     -cert %[1]s/admin.pem -key %[1]s/admin-key.pem -d @ %[2]s latchkey.v1.TokenService/IntrospectToken
 
+Signing keys and the JWKS:
+  latchkey signing list --state %[1]s
+  curl --cacert %[1]s/ca.pem https://%[3]s/.well-known/jwks.json
+
 Stop with Ctrl-C.
-`, s, addr)
+`, s, addr, httpAddr)
 }

@@ -90,7 +90,8 @@ func startServe(t *testing.T, config string) *serveProc {
 	if err != nil || !strings.Contains(line, "serving gRPC on ") {
 		t.Fatalf("serve did not start: %q %v\n%s", line, err, stderr.String())
 	}
-	return &serveProc{cmd: cmd, addr: strings.TrimSpace(line[strings.LastIndex(line, " ")+1:]), stderr: stderr}
+	addr, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimSpace(line), "latchkey: serving gRPC on "), ",")
+	return &serveProc{cmd: cmd, addr: addr, stderr: stderr}
 }
 
 // A valid policy change takes effect on SIGHUP; an invalid one is refused and
@@ -108,7 +109,7 @@ func TestPolicyReloadOnSIGHUP(t *testing.T) {
 		t.Fatal(err)
 	}
 	config := filepath.Join(dir, "config.yaml")
-	cfg := "listen: 127.0.0.1:0\ntls:\n  cert_file: " + filepath.Join(state, "server.pem") +
+	cfg := "listen: 127.0.0.1:0\nhttp:\n  listen: 127.0.0.1:0\ntls:\n  cert_file: " + filepath.Join(state, "server.pem") +
 		"\n  key_file: " + filepath.Join(state, "server-key.pem") + "\n  client_ca_file: " + filepath.Join(state, "ca.pem") +
 		"\nstore:\n  dir: " + filepath.Join(state, "data") + "\n  encryption_key_file: " + filepath.Join(state, "store.key") +
 		"\npepper_file: " + filepath.Join(state, "pepper") + "\npolicy_file: " + policyFile + "\n"

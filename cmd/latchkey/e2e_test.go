@@ -3,9 +3,13 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,13 +61,14 @@ func (b *lockedBuffer) String() string {
 
 // devServer is `latchkey dev` running as a child process.
 type devServer struct {
-	cmd    *exec.Cmd
-	stderr *lockedBuffer
+	cmd      *exec.Cmd
+	stderr   *lockedBuffer
+	httpAddr string
 }
 
 func startDev(t *testing.T, state string) *devServer {
 	t.Helper()
-	cmd := exec.Command(binPath, "dev", "--state", state, "--listen", "127.0.0.1:0")
+	cmd := exec.Command(binPath, "dev", "--state", state, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -88,11 +93,13 @@ func startDev(t *testing.T, state string) *devServer {
 	}()
 	select {
 	case out := <-ready:
-		for _, want := range []string{"serving gRPC on 127.0.0.1:", "latchkey token exchange", "grpcurl"} {
+		for _, want := range []string{"serving gRPC on 127.0.0.1:", "serving HTTPS on 127.0.0.1:", "latchkey token exchange", "grpcurl"} {
 			if !strings.Contains(out, want) {
 				t.Fatalf("dev output lacks %q:\n%s", want, out)
 			}
 		}
+		_, rest, _ := strings.Cut(out, "serving HTTPS on ")
+		d.httpAddr, _, _ = strings.Cut(rest, " ")
 	case <-time.After(60 * time.Second):
 		t.Fatalf("latchkey dev did not become ready; stderr:\n%s", stderr.String())
 	}
@@ -158,6 +165,15 @@ func TestEndToEndDevFlow(t *testing.T) {
 	token := exch["access_token"].(string)
 	if exch["key_id"] != keyID || exch["token_type"] != "Bearer" {
 		t.Fatalf("exchange response: %v", exch)
+	}
+	// The token's signing key is in the JWKS served over HTTPS, and only
+	// public members are.
+	jwks := fetchJWKS(t, state, dev.httpAddr)
+	if !strings.Contains(jwks, tokenKID(t, token)) || strings.Contains(jwks, `"d"`) {
+		t.Fatalf("JWKS lacks the token's kid or has private members:\n%s", jwks)
+	}
+	if out := cli(t, "", "signing", "list", "--state", state); !strings.Contains(out, tokenKID(t, token)) || !strings.Contains(out, "active") {
+		t.Fatalf("signing list:\n%s", out)
 	}
 	got := introspect(t, state, token)
 	if got["active"] != true || got["scope"] != "demo.read" || got["client_id"] != keyID || got["cnf_x5t_s256"] == nil {
@@ -286,7 +302,7 @@ func TestServeRefusesBadFiles(t *testing.T) {
 		for k, x := range over {
 			v[k] = x
 		}
-		cfg := "listen: " + v["listen"] + "\ntls:\n  cert_file: " + v["cert_file"] + "\n  key_file: " + v["key_file"] +
+		cfg := "listen: " + v["listen"] + "\nhttp:\n  listen: 127.0.0.1:0\ntls:\n  cert_file: " + v["cert_file"] + "\n  key_file: " + v["key_file"] +
 			"\n  client_ca_file: " + v["client_ca_file"] + "\nstore:\n  dir: " + v["dir"] + "\n  encryption_key_file: " +
 			v["encryption_key_file"] + "\npepper_file: " + v["pepper_file"] + "\npolicy_file: " + v["policy_file"] + "\n"
 		p := filepath.Join(dir, "config.yaml")
@@ -350,9 +366,43 @@ func TestServeRefusesBadFiles(t *testing.T) {
 	t.Run("second server on the same data directory", func(t *testing.T) {
 		first := startDev(t, state)
 		defer first.cmd.Process.Signal(syscall.SIGTERM)
-		_, errOut, err := run("", "dev", "--state", state, "--listen", "127.0.0.1:0")
+		_, errOut, err := run("", "dev", "--state", state, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0")
 		if err == nil || !strings.Contains(errOut, "in use by another process") {
 			t.Fatalf("err=%v stderr=%q; want a lock error", err, errOut)
 		}
 	})
+}
+
+func fetchJWKS(t *testing.T, state, addr string) string {
+	t.Helper()
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM([]byte(readFile(t, filepath.Join(state, "ca.pem")))) {
+		t.Fatal("no CA")
+	}
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS13}}}
+	resp, err := c.Get("https://" + addr + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET jwks: %d %v", resp.StatusCode, err)
+	}
+	return string(b)
+}
+
+// tokenKID reads the kid from a token's header.
+func tokenKID(t *testing.T, token string) string {
+	t.Helper()
+	hdr, _, _ := strings.Cut(token, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(hdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct{ Kid string }
+	if err := json.Unmarshal(raw, &h); err != nil || h.Kid == "" {
+		t.Fatalf("token header %s: %v", raw, err)
+	}
+	return h.Kid
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -31,10 +32,16 @@ as its first argument where it acts on one key.`,
 	return cmd
 }
 
-// adminRun dials as admin, makes one KeyService call and prints its answer
-// as JSON or, by default, as text.
+// adminRun makes one KeyService call; see clientRun.
 func adminRun[T proto.Message](cmd *cobra.Command, cf *clientFlags,
 	call func(context.Context, adminv1.KeyServiceClient) (T, error), text func(io.Writer, T)) error {
+	return clientRun(cmd, cf, adminv1.NewKeyServiceClient, call, text)
+}
+
+// clientRun dials, makes one call with the client newClient makes, and
+// prints the answer as JSON or, by default, as text.
+func clientRun[C any, T proto.Message](cmd *cobra.Command, cf *clientFlags, newClient func(grpc.ClientConnInterface) C,
+	call func(context.Context, C) (T, error), text func(io.Writer, T)) error {
 	if err := checkOutput(cf.output, "text", "json"); err != nil {
 		return err
 	}
@@ -43,7 +50,7 @@ func adminRun[T proto.Message](cmd *cobra.Command, cf *clientFlags,
 		return err
 	}
 	defer conn.Close()
-	resp, err := call(cmd.Context(), adminv1.NewKeyServiceClient(conn))
+	resp, err := call(cmd.Context(), newClient(conn))
 	if err != nil {
 		return err
 	}

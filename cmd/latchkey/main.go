@@ -41,12 +41,12 @@ Production:  latchkey serve --config FILE`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newDevCmd(), newKeysCmd(), newTokenCmd(), newPolicyCmd())
+	root.AddCommand(newServeCmd(), newDevCmd(), newKeysCmd(), newTokenCmd(), newSigningCmd(), newPolicyCmd())
 	return root
 }
 
 func newServeCmd() *cobra.Command {
-	var configPath string
+	var configPath, httpListen string
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE",
 		Short: "Run the server from a config file",
@@ -66,15 +66,19 @@ Example config:
 			if err != nil {
 				return err
 			}
+			if httpListen != "" {
+				cfg.HTTP.Listen = httpListen
+			}
 			inst, err := start(cfg, os.Stderr)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "latchkey: serving gRPC on %s\n", inst.lis.Addr())
+			fmt.Fprintf(cmd.OutOrStdout(), "latchkey: serving gRPC on %s, HTTPS on %s\n", inst.lis.Addr(), inst.httpLis.Addr())
 			return inst.wait(cmd.Context())
 		},
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "path of the YAML config file (required)")
+	cmd.Flags().StringVar(&httpListen, "http-listen", "", "HTTPS listen address (overrides http.listen in the config)")
 	return cmd
 }
 

@@ -8,18 +8,19 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/latchkeyhq/latchkey/issuer"
 	"github.com/latchkeyhq/latchkey/lifecycle"
 	"github.com/latchkeyhq/latchkey/pki"
 	"github.com/latchkeyhq/latchkey/policy"
 	"github.com/latchkeyhq/latchkey/rootkey"
 	"github.com/latchkeyhq/latchkey/server"
+	"github.com/latchkeyhq/latchkey/signing"
 	"github.com/latchkeyhq/latchkey/store"
 	badgerstore "github.com/latchkeyhq/latchkey/store/badger"
 )
@@ -37,6 +38,9 @@ type instance struct {
 	// loops is done when they have returned (the flusher after a last flush).
 	stopLoops context.CancelFunc
 	loops     sync.WaitGroup
+	// http serves the JWKS, discovery and health endpoints.
+	http    *http.Server
+	httpLis net.Listener
 }
 
 // start loads every file the config names, opens the store and starts
@@ -88,14 +92,25 @@ func start(cfg *serveConfig, logOut io.Writer) (*instance, error) {
 }
 
 func startWith(cfg *serveConfig, tlsCfg *tls.Config, st store.Store, pepper rootkey.Pepper, pol *policy.Policy, log *slog.Logger) (*instance, error) {
-	iss, err := loadIssuer(context.Background(), st, pol)
+	var srv *server.Server
+	currentPolicy := func() *policy.Policy {
+		if srv == nil {
+			return pol
+		}
+		return srv.Policy()
+	}
+	keys, err := signing.Open(context.Background(), signing.Config{Store: st, Policy: currentPolicy, Logger: log})
 	if err != nil {
 		return nil, err
 	}
 	usage := lifecycle.NewUsage(st)
-	srv, err := server.New(server.Config{
-		TLS: tlsCfg, Store: st, Pepper: pepper, Issuer: iss, Policy: pol, Usage: usage, Logger: log,
+	srv, err = server.New(server.Config{
+		TLS: tlsCfg, Store: st, Pepper: pepper, Keys: keys, Policy: pol, Usage: usage, Logger: log,
 	})
+	if err != nil {
+		return nil, err
+	}
+	httpSrv, httpLis, err := startHTTP(cfg, tlsCfg.Certificates[0], keys, pol, st, log)
 	if err != nil {
 		return nil, err
 	}
@@ -107,10 +122,17 @@ func startWith(cfg *serveConfig, tlsCfg *tls.Config, st store.Store, pepper root
 	}
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		httpLis.Close()
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	inst := &instance{srv: srv, store: st, lis: lis, log: log, stopLoops: cancel}
+	inst := &instance{srv: srv, store: st, lis: lis, log: log, stopLoops: cancel, http: httpSrv, httpLis: httpLis}
+	inst.goLoop(func() { keys.Run(ctx) })
+	go func() {
+		if err := httpSrv.ServeTLS(httpLis, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("https server stopped", "error", err)
+		}
+	}()
 	inst.goLoop(func() { usage.Run(ctx, cfg.Lifecycle.UsageFlushInterval) })
 	inst.goLoop(func() { janitor.Run(ctx) })
 	inst.goLoop(func() { reloadOnHangup(ctx, srv, cfg.PolicyFile, log) })
@@ -119,7 +141,7 @@ func startWith(cfg *serveConfig, tlsCfg *tls.Config, st store.Store, pepper root
 			log.Error("grpc server stopped", "error", err)
 		}
 	}()
-	log.Info("latchkey listening", "addr", lis.Addr().String())
+	log.Info("latchkey listening", "addr", lis.Addr().String(), "https_addr", httpLis.Addr().String())
 	return inst, nil
 }
 
@@ -165,43 +187,6 @@ func reloadOnHangup(ctx context.Context, srv *server.Server, path string, log *s
 	}
 }
 
-// loadIssuer takes the newest stored signing key as the active one, creating
-// and storing one on first start; older keys still verify.
-func loadIssuer(ctx context.Context, st store.SigningKeyStore, pol *policy.Policy) (*issuer.Issuer, error) {
-	recs, err := st.ListSigningKeys(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("load signing keys: %w", err)
-	}
-	var keys []*issuer.SigningKey
-	for _, r := range recs {
-		k, err := issuer.ParseSigningKey(r.Private)
-		if err != nil {
-			return nil, fmt.Errorf("signing key %s: %w", r.KID, err)
-		}
-		keys = append(keys, k)
-	}
-	if len(keys) == 0 {
-		k, err := issuer.GenerateSigningKey()
-		if err != nil {
-			return nil, err
-		}
-		der, err := k.MarshalPKCS8()
-		if err != nil {
-			return nil, err
-		}
-		if err := st.PutSigningKey(ctx, store.SigningKeyRecord{KID: k.KID(), Alg: k.Alg(), Private: der, CreatedAt: time.Now()}); err != nil {
-			return nil, fmt.Errorf("store signing key: %w", err)
-		}
-		keys = append(keys, k)
-	}
-	active := keys[len(keys)-1]
-	return issuer.New(issuer.Config{
-		Issuer: pol.Issuer,
-		Leeway: pol.Tokens.Leeway,
-		MaxTTL: pol.Tokens.MaxTTL,
-	}, active, keys[:len(keys)-1]...)
-}
-
 // wait blocks until ctx ends (main cancels it on SIGINT or SIGTERM), then
 // stops gracefully and closes the store, so every acknowledged write is on disk.
 func (in *instance) wait(ctx context.Context) error {
@@ -214,6 +199,7 @@ func (in *instance) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	in.srv.Stop(ctx)
+	in.http.Shutdown(ctx)
 	// After the last call has finished: a final usage flush, then the store.
 	in.stopLoops()
 	in.loops.Wait()
@@ -236,4 +222,33 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 		lvl = slog.LevelInfo
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl}))
+}
+
+// startHTTP opens the HTTPS side: JWKS, discovery and health, with the
+// server certificate and no client certificate.
+func startHTTP(cfg *serveConfig, cert tls.Certificate, keys *signing.Manager, pol *policy.Policy, st store.KeyStore, log *slog.Logger) (*http.Server, net.Listener, error) {
+	lis, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen %s (https): %w", cfg.HTTP.Listen, err)
+	}
+	base := cfg.HTTP.BaseURL
+	if base == "" {
+		base = "https://" + lis.Addr().String()
+	}
+	h, err := server.NewHTTPHandler(server.HTTPConfig{
+		Issuer:    keys.Issuer,
+		IssuerURL: pol.Issuer,
+		BaseURL:   base,
+		MaxAge:    pol.Signing.JWKSMaxAge,
+		Ready: func(ctx context.Context) error {
+			_, err := st.ListKeys(ctx, store.KeyQuery{PageSize: 1})
+			return err
+		},
+		Logger: log,
+	})
+	if err != nil {
+		lis.Close()
+		return nil, nil, err
+	}
+	return server.NewHTTPServer(h, cert), lis, nil
 }
