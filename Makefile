@@ -33,6 +33,16 @@ test-interop: ## Verify tokens with the npm `jose` package under Node.js (instal
 	cd interop/node && npm ci --no-audit --no-fund
 	$(GO) test -tags interop -count=1 ./interop/
 
+.PHONY: test-crash
+test-crash: ## Kill the server with SIGKILL under load 200 times; every acknowledged revocation must survive
+	LATCHKEY_CRASH_ITERATIONS=200 $(GO) test -race -count=1 -timeout 60m -run '^TestCrashDurability$$' ./cmd/latchkey/
+
+.PHONY: bench
+bench: ## Revocation benchmarks (about 2 min on 2 cores); report in bench.md, figures for BENCHMARKS.md
+	$(GO) test -run '^$$' -bench 'Revocation|Introspect|StartupLoad|HealthCheck' -benchtime 3s -count 3 -timeout 15m ./server/ > bench.out
+	$(GO) run ./cmd/benchreport -cmd "make bench" < bench.out > bench.md
+	@cat bench.md
+
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 5m)
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./rootkey

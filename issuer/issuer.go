@@ -54,6 +54,7 @@ type Issuer struct {
 // verificationKey holds only public material, so that a retired key's private
 // half is not kept alive by the Issuer.
 type verificationKey struct {
+	kid string
 	alg string
 	pub crypto.PublicKey
 }
@@ -103,7 +104,7 @@ func New(cfg Config, active *SigningKey, verifyOnly ...*SigningKey) (*Issuer, er
 		if _, dup := i.keys[k.kid]; dup {
 			return nil, fmt.Errorf("%w: signing key %d duplicates kid %s", ErrInvalidConfig, n, k.kid)
 		}
-		i.keys[k.kid] = verificationKey{alg: k.alg, pub: k.pub}
+		i.keys[k.kid] = verificationKey{kid: k.kid, alg: k.alg, pub: k.pub}
 		i.jwks = append(i.jwks, k.PublicJWK())
 	}
 	return i, nil

@@ -51,6 +51,7 @@ func TestMintVerifyRoundTrip(t *testing.T) {
 		IssuedAt:       testNow,
 		NotBefore:      testNow,
 		ExpiresAt:      testNow.Add(5 * time.Minute),
+		KID:            iss.JWKS()[0].Kid,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("claims:\n got %+v\nwant %+v", got, want)

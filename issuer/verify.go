@@ -17,6 +17,8 @@ type Claims struct {
 	Issuer, Subject, ClientID, JTI, Scope, CertThumbprint string
 	Audience                                              []string
 	IssuedAt, NotBefore, ExpiresAt                        time.Time
+	// KID names the signing key that verified the token.
+	KID string
 }
 
 // BoundTo reports, in constant time, whether the token is bound to the DER
@@ -77,7 +79,12 @@ func (i *Issuer) Verify(raw string, opts VerifyOptions) (Claims, error) {
 	if !tok.Valid {
 		return Claims{}, fmt.Errorf("%w: parser did not mark the token valid", ErrSignature)
 	}
-	return i.checkClaims(wc)
+	c, err := i.checkClaims(wc)
+	if err != nil {
+		return Claims{}, err
+	}
+	c.KID = key.kid
+	return c, nil
 }
 
 func (i *Issuer) parserOptions(alg string, opts VerifyOptions) []jwt.ParserOption {

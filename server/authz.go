@@ -23,9 +23,11 @@ const anyCaller policy.Role = "*"
 // caller holding any listed role. A method missing here is denied, so a new
 // RPC stays closed until someone decides who may call it.
 var methodRoles = map[string][]policy.Role{
-	latchkeyv1.TokenService_ExchangeToken_FullMethodName:   {policy.RoleExchange},
-	latchkeyv1.TokenService_IntrospectToken_FullMethodName: {policy.RoleIntrospect},
-	latchkeyv1.TokenService_GetJWKS_FullMethodName:         {policy.RoleIntrospect, policy.RoleExchange},
+	latchkeyv1.TokenService_ExchangeToken_FullMethodName:    {policy.RoleExchange},
+	latchkeyv1.TokenService_IntrospectToken_FullMethodName:  {policy.RoleIntrospect},
+	latchkeyv1.TokenService_GetJWKS_FullMethodName:          {policy.RoleIntrospect, policy.RoleExchange},
+	latchkeyv1.TokenService_RevokeToken_FullMethodName:      {policy.RoleExchange},
+	latchkeyv1.TokenService_WatchRevocations_FullMethodName: {policy.RoleIntrospect},
 
 	adminv1.KeyService_CreateKey_FullMethodName:      {policy.RoleAdmin},
 	adminv1.KeyService_GetKey_FullMethodName:         {policy.RoleAdmin},
@@ -37,6 +39,7 @@ var methodRoles = map[string][]policy.Role{
 	adminv1.KeyService_EnableKey_FullMethodName:      {policy.RoleAdmin},
 	adminv1.KeyService_AttestKey_FullMethodName:      {policy.RoleAdmin},
 	adminv1.KeyService_ListKeyHistory_FullMethodName: {policy.RoleAdmin},
+	adminv1.KeyService_RevokeTokens_FullMethodName:   {policy.RoleAdmin},
 
 	adminv1.SigningKeyService_ListSigningKeys_FullMethodName:  {policy.RoleAdmin},
 	adminv1.SigningKeyService_RotateSigningKey_FullMethodName: {policy.RoleAdmin},

@@ -20,6 +20,7 @@ import (
 	"github.com/latchkeyhq/latchkey/lifecycle"
 	"github.com/latchkeyhq/latchkey/pki"
 	"github.com/latchkeyhq/latchkey/policy"
+	"github.com/latchkeyhq/latchkey/revocation"
 	"github.com/latchkeyhq/latchkey/rootkey"
 	"github.com/latchkeyhq/latchkey/signing"
 	"github.com/latchkeyhq/latchkey/store"
@@ -115,6 +116,7 @@ type env struct {
 	logs    *syncBuffer
 	leaves  map[string]*pki.Leaf
 	usage   *lifecycle.Usage
+	view    *revocation.View
 }
 
 func newEnv(t *testing.T) *env {
@@ -161,10 +163,16 @@ func newEnvWith(t *testing.T, register func(*Server)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	revs, lastRev, err := counting.LoadRevocations(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	view := revocation.NewView(revs, lastRev)
 	logs := &syncBuffer{}
 	usage := lifecycle.NewUsage(counting)
 	srv, err := New(Config{
 		TLS: tlsCfg, Store: counting, Pepper: pepper, Keys: keys, Policy: pol, Now: clk.Now, Usage: usage,
+		Revocations: view, Revoker: revocation.NewRevoker(counting, view),
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
@@ -184,7 +192,7 @@ func newEnvWith(t *testing.T, register func(*Server)) *env {
 		srv.Stop(ctx)
 		bs.Close()
 	})
-	e := &env{t: t, ca: ca, usage: usage, addr: lis.Addr().String(), srv: srv, store: faulty, lookups: counting,
+	e := &env{t: t, ca: ca, usage: usage, view: view, addr: lis.Addr().String(), srv: srv, store: faulty, lookups: counting,
 		pepper: pepper, pepperB: pepperB, keys: keys, clock: clk, logs: logs, leaves: map[string]*pki.Leaf{}}
 	for _, id := range []string{idAdmin, idIntrospect, idWorkloadA, idWorkloadB, idNobody} {
 		e.leaves[id] = e.clientLeaf(pki.LeafOptions{URIs: []string{id}})

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/latchkeyhq/latchkey/issuer"
+	"github.com/latchkeyhq/latchkey/revocation"
 	"github.com/latchkeyhq/latchkey/store"
 )
 
@@ -16,10 +17,10 @@ var errInactive = errors.New("token is not active")
 // the revocation list and the state of the root key it derives from. A store
 // failure is an error, never "active": introspection fails closed.
 type introspector struct {
-	issuer      func() *issuer.Issuer
-	keys        store.KeyStore
-	revocations store.RevocationStore
-	now         func() time.Time
+	issuer  func() *issuer.Issuer
+	keys    store.KeyStore
+	revoked *revocation.View
+	now     func() time.Time
 }
 
 func (in *introspector) introspect(ctx context.Context, raw string) (issuer.Claims, error) {
@@ -27,11 +28,9 @@ func (in *introspector) introspect(ctx context.Context, raw string) (issuer.Clai
 	if err != nil {
 		return issuer.Claims{}, errInactive
 	}
-	revoked, err := in.revocations.IsTokenRevoked(ctx, claims.JTI)
-	if err != nil {
-		return issuer.Claims{}, err
-	}
-	if revoked {
+	// The revocation list is answered from memory; it is updated before a
+	// revocation is acknowledged.
+	if in.revoked.Revoked(revocationClaims(claims)) {
 		return issuer.Claims{}, errInactive
 	}
 	// Revoking, disabling or expiring a root key cascades to every token
@@ -47,4 +46,8 @@ func (in *introspector) introspect(ctx context.Context, raw string) (issuer.Clai
 		return issuer.Claims{}, errInactive
 	}
 	return claims, nil
+}
+
+func revocationClaims(c issuer.Claims) revocation.Claims {
+	return revocation.Claims{JTI: c.JTI, ClientID: c.ClientID, Subject: c.Subject, KID: c.KID, IssuedAt: c.IssuedAt}
 }

@@ -65,6 +65,12 @@ func (s *keyService) RevokeKey(ctx context.Context, req *adminv1.RevokeKeyReques
 	if err != nil {
 		return nil, err
 	}
+	// The key's state already makes its tokens inactive here; the entry
+	// carries the cascade to watchers and replicas.
+	caller, _ := CallerFromContext(ctx)
+	if _, err := s.revoker.revokeIssued(ctx, caller.Identity, k.GetKeyId(), k.GetRevokedAt().AsTime(), "key revoked: "+reason.String()); err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
 	s.log.InfoContext(ctx, "root key revoked", "key_id", k.GetKeyId(), "reason", reason.String())
 	return &adminv1.RevokeKeyResponse{Key: k}, nil
 }
@@ -93,6 +99,12 @@ func (s *keyService) RotateKey(ctx context.Context, req *adminv1.RotateKeyReques
 	})
 	if err != nil {
 		return nil, err
+	}
+	if req.GetRevokeIssued() {
+		caller, _ := CallerFromContext(ctx)
+		if _, err := s.revoker.revokeIssued(ctx, caller.Identity, k.GetKeyId(), k.GetRotatedAt().AsTime(), "rotated with revoke_issued"); err != nil {
+			return nil, toStatus(ctx, s.log, err)
+		}
 	}
 	s.log.InfoContext(ctx, "root key rotated", "key_id", k.GetKeyId())
 	return &adminv1.RotateKeyResponse{Key: k, RootKey: next.Reveal()}, nil
@@ -168,4 +180,44 @@ func (s *keyService) AttestKey(ctx context.Context, req *adminv1.AttestKeyReques
 		return nil, err
 	}
 	return &adminv1.AttestKeyResponse{Key: k}, nil
+}
+
+func (s *keyService) RevokeTokens(ctx context.Context, req *adminv1.RevokeTokensRequest) (*adminv1.RevokeTokensResponse, error) {
+	var kind store.RevocationKind
+	var value string
+	switch t := req.GetTarget().(type) {
+	case *adminv1.RevokeTokensRequest_Jti:
+		kind, value = store.RevokeJTI, t.Jti
+	case *adminv1.RevokeTokensRequest_KeyId:
+		kind, value = store.RevokeKeyTokens, t.KeyId
+		if !rootkey.ValidID(value) {
+			return nil, toStatus(ctx, s.log, invalidArg("key_id must be 12 base62 characters"))
+		}
+	case *adminv1.RevokeTokensRequest_Subject:
+		kind, value = store.RevokeSubjectTokens, t.Subject
+	case *adminv1.RevokeTokensRequest_SigningKid:
+		kind, value = store.RevokeSigningKeyTokens, t.SigningKid
+	default:
+		return nil, toStatus(ctx, s.log, invalidArg("one of jti, key_id, subject or signing_kid is required"))
+	}
+	if err := checkText("target", value, 1, maxStringLen); err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	if err := checkText("reason", req.GetReason(), 0, maxNoteLen); err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	var before time.Time
+	if t := req.GetIssuedBefore(); t != nil {
+		if err := t.CheckValid(); err != nil {
+			return nil, toStatus(ctx, s.log, invalidArg("issued_before is not a valid timestamp"))
+		}
+		before = t.AsTime()
+	}
+	caller, _ := CallerFromContext(ctx)
+	rev, err := s.revoker.revokeTarget(ctx, caller.Identity, kind, value, before, req.GetReason())
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	s.log.InfoContext(ctx, "tokens revoked", "kind", kind.String(), "revision", rev.Rev)
+	return &adminv1.RevokeTokensResponse{Revision: rev.Rev}, nil
 }

@@ -31,6 +31,8 @@ type keyService struct {
 	policy func() *policy.Policy
 	usage  UsageTracker
 	now    func() time.Time
+	// revoker records cascades so watchers and replicas see them.
+	revoker *tokenRevoker
 }
 
 // view maps a record for a response, with pending usage and policy due dates.

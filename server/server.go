@@ -25,6 +25,7 @@ import (
 	adminv1 "github.com/latchkeyhq/latchkey/gen/latchkey/admin/v1"
 	latchkeyv1 "github.com/latchkeyhq/latchkey/gen/latchkey/v1"
 	"github.com/latchkeyhq/latchkey/policy"
+	"github.com/latchkeyhq/latchkey/revocation"
 	"github.com/latchkeyhq/latchkey/rootkey"
 	"github.com/latchkeyhq/latchkey/store"
 )
@@ -45,6 +46,10 @@ type Config struct {
 	// Keys is the signing keyring; its issuer changes as keys rotate.
 	Keys   SigningKeys
 	Policy *policy.Policy
+	// Revocations is the in-memory revocation list; Revoker appends to it
+	// durably.
+	Revocations *revocation.View
+	Revoker     *revocation.Revoker
 	// Usage, when set, counts exchanges per key for the inventory.
 	Usage  UsageTracker
 	Logger *slog.Logger
@@ -86,12 +91,21 @@ func New(cfg Config) (*Server, error) {
 			policy: getPolicy, usage: cfg.Usage, now: cfg.Now, dummyHash: dummy,
 		},
 		checker: &introspector{
-			issuer: issuerNow, keys: cfg.Store, revocations: cfg.Store, now: cfg.Now,
+			issuer: issuerNow, keys: cfg.Store, revoked: cfg.Revocations, now: cfg.Now,
 		},
+		revoker: &tokenRevoker{
+			issuer: issuerNow, keys: cfg.Store, revoker: cfg.Revoker, keyring: cfg.Keys,
+			policy: getPolicy, now: cfg.Now,
+		},
+		view: cfg.Revocations,
 	})
 	adminv1.RegisterSigningKeyServiceServer(s.grpc, &signingService{log: cfg.Logger, keys: cfg.Keys})
 	adminv1.RegisterKeyServiceServer(s.grpc, &keyService{
 		log: cfg.Logger, keys: cfg.Store, pepper: cfg.Pepper, policy: getPolicy, usage: cfg.Usage, now: cfg.Now,
+		revoker: &tokenRevoker{
+			issuer: issuerNow, keys: cfg.Store, revoker: cfg.Revoker, keyring: cfg.Keys,
+			policy: getPolicy, now: cfg.Now,
+		},
 	})
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
@@ -106,6 +120,8 @@ func (c *Config) fill() error {
 		return errors.New("server: store is required")
 	case c.Keys == nil:
 		return errors.New("server: signing keys are required")
+	case c.Revocations == nil || c.Revoker == nil:
+		return errors.New("server: revocation list is required")
 	case c.Policy == nil:
 		return errors.New("server: policy is required")
 	case c.Pepper.IsZero():

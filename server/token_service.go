@@ -11,6 +11,7 @@ import (
 
 	latchkeyv1 "github.com/latchkeyhq/latchkey/gen/latchkey/v1"
 	"github.com/latchkeyhq/latchkey/issuer"
+	"github.com/latchkeyhq/latchkey/revocation"
 )
 
 // tokenService implements latchkey.v1.TokenService.
@@ -20,6 +21,8 @@ type tokenService struct {
 	log       *slog.Logger
 	exchanger *exchanger
 	checker   *introspector
+	revoker   *tokenRevoker
+	view      *revocation.View
 	issuer    func() *issuer.Issuer
 }
 

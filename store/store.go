@@ -105,6 +105,7 @@ type UsageStore interface {
 type Store interface {
 	KeyStore
 	RevocationStore
+	RevocationLog
 	SigningKeyStore
 	UsageStore
 	Close() error

@@ -255,16 +255,17 @@ func contains(list []string, s string) bool {
 
 func newKeysRotateCmd() *cobra.Command {
 	var (
-		cf     clientFlags
-		grace  time.Duration
-		keyOut string
+		cf           clientFlags
+		grace        time.Duration
+		keyOut       string
+		revokeIssued bool
 	)
 	cmd := &cobra.Command{
-		Use:   "rotate KEY_ID [--grace D] [--root-key-out FILE]",
+		Use:   "rotate KEY_ID [--grace D] [--revoke-issued] [--root-key-out FILE]",
 		Short: "Give a key a new secret; the old one works until the grace deadline",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := &adminv1.RotateKeyRequest{KeyId: args[0]}
+			req := &adminv1.RotateKeyRequest{KeyId: args[0], RevokeIssued: revokeIssued}
 			if cmd.Flags().Changed("grace") {
 				req.Grace = durationpb.New(grace)
 			}
@@ -283,6 +284,7 @@ func newKeysRotateCmd() *cobra.Command {
 	cf.register(cmd, "admin", "text, json")
 	cmd.Flags().Var(dayDuration{&grace}, "grace", "how long the old secret keeps working (default: the policy's; 0 = stop now)")
 	cmd.Flags().StringVar(&keyOut, "root-key-out", "", "write the new root key to this file (mode 0600) instead of printing it")
+	cmd.Flags().BoolVar(&revokeIssued, "revoke-issued", false, "also revoke every token issued from the key so far")
 	return cmd
 }
 

@@ -18,11 +18,13 @@ import (
 	"github.com/latchkeyhq/latchkey/lifecycle"
 	"github.com/latchkeyhq/latchkey/pki"
 	"github.com/latchkeyhq/latchkey/policy"
+	"github.com/latchkeyhq/latchkey/revocation"
 	"github.com/latchkeyhq/latchkey/rootkey"
 	"github.com/latchkeyhq/latchkey/server"
 	"github.com/latchkeyhq/latchkey/signing"
 	"github.com/latchkeyhq/latchkey/store"
 	badgerstore "github.com/latchkeyhq/latchkey/store/badger"
+	"github.com/latchkeyhq/latchkey/store/cache"
 )
 
 // shutdownGrace bounds how long in-flight calls may run after SIGINT/SIGTERM.
@@ -91,7 +93,17 @@ func start(cfg *serveConfig, logOut io.Writer) (*instance, error) {
 	return inst, nil
 }
 
-func startWith(cfg *serveConfig, tlsCfg *tls.Config, st store.Store, pepper rootkey.Pepper, pol *policy.Policy, log *slog.Logger) (*instance, error) {
+func startWith(cfg *serveConfig, tlsCfg *tls.Config, disk store.Store, pepper rootkey.Pepper, pol *policy.Policy, log *slog.Logger) (*instance, error) {
+	// Every writer goes through one cache, so key records are served from
+	// memory and never stale.
+	st := cache.New(disk, 0)
+	loadStart := time.Now()
+	entries, lastRev, err := st.LoadRevocations(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("load revocations: %w", err)
+	}
+	view := revocation.NewView(entries, lastRev)
+	log.Info("revocation list loaded", "entries", len(entries), "revision", lastRev, "took", time.Since(loadStart).String())
 	var srv *server.Server
 	currentPolicy := func() *policy.Policy {
 		if srv == nil {
@@ -106,6 +118,7 @@ func startWith(cfg *serveConfig, tlsCfg *tls.Config, st store.Store, pepper root
 	usage := lifecycle.NewUsage(st)
 	srv, err = server.New(server.Config{
 		TLS: tlsCfg, Store: st, Pepper: pepper, Keys: keys, Policy: pol, Usage: usage, Logger: log,
+		Revocations: view, Revoker: revocation.NewRevoker(st, view),
 	})
 	if err != nil {
 		return nil, err
@@ -126,8 +139,9 @@ func startWith(cfg *serveConfig, tlsCfg *tls.Config, st store.Store, pepper root
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	inst := &instance{srv: srv, store: st, lis: lis, log: log, stopLoops: cancel, http: httpSrv, httpLis: httpLis}
+	inst := &instance{srv: srv, store: disk, lis: lis, log: log, stopLoops: cancel, http: httpSrv, httpLis: httpLis}
 	inst.goLoop(func() { keys.Run(ctx) })
+	inst.goLoop(func() { pruneRevocations(ctx, view, time.Minute) })
 	go func() {
 		if err := httpSrv.ServeTLS(httpLis, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("https server stopped", "error", err)
@@ -151,6 +165,21 @@ func reloadable(cur, next *policy.Policy) error {
 		return errors.New("issuer, tokens.max_ttl and tokens.leeway take effect only at restart")
 	}
 	return nil
+}
+
+// pruneRevocations drops entries no token can need any more; the store's
+// TTL forgets them on disk.
+func pruneRevocations(ctx context.Context, view *revocation.View, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			view.Prune(now)
+		}
+	}
 }
 
 func (in *instance) goLoop(fn func()) {

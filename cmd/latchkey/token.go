@@ -16,7 +16,7 @@ func newTokenCmd() *cobra.Command {
 		Use:   "token",
 		Short: "Exchange and introspect tokens",
 	}
-	cmd.AddCommand(newTokenExchangeCmd(), newTokenIntrospectCmd())
+	cmd.AddCommand(newTokenExchangeCmd(), newTokenIntrospectCmd(), newTokenRevokeCmd(), newTokenWatchCmd())
 	return cmd
 }
 

@@ -13,10 +13,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/latchkeyhq/latchkey/store"
 )
 
 const (
@@ -27,8 +28,9 @@ const (
 )
 
 // TestHelperProcess is the child of TestCrashKeepsAckedRevocations: it
-// revokes jti-0, jti-1, ... and prints "ack <jti>" only after RevokeToken
-// has returned, until the parent kills it.
+// revokes jti-0, jti-1, ... both ways, and prints "ack <jti> <rev>" only
+// after RevokeToken and AppendRevocation have returned, until the parent
+// kills it.
 func TestHelperProcess(t *testing.T) {
 	dir := os.Getenv(crashDirEnv)
 	if dir == "" {
@@ -51,17 +53,24 @@ func TestHelperProcess(t *testing.T) {
 			fmt.Fprintln(os.Stderr, "revoke:", err)
 			os.Exit(2)
 		}
+		r, err := s.AppendRevocation(context.Background(), store.Revocation{
+			Kind: store.RevokeJTI, Value: jti, At: time.Now(), ExpiresAt: until})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "append:", err)
+			os.Exit(2)
+		}
 		// os.Stdout is unbuffered: the line leaves the process now.
-		if _, err := fmt.Fprintf(os.Stdout, "ack %s\n", jti); err != nil {
+		if _, err := fmt.Fprintf(os.Stdout, "ack %s %d\n", jti, r.Rev); err != nil {
 			os.Exit(2)
 		}
 	}
 	os.Exit(3) // never reached when the parent kills on time
 }
 
-// Every revocation acknowledged before a SIGKILL is present after reopening
-// (SECURITY-CASES D1, I5); the kill leaves Badger's LOCK file behind and
-// the reopen succeeds without it being removed (D4).
+// Every revocation acknowledged before a SIGKILL is present after reopening,
+// in the key-value form and in the log under the revision it was acked
+// with (SECURITY-CASES D1, I5); the kill leaves Badger's LOCK file behind
+// and the reopen succeeds without it being removed (D4).
 func TestCrashKeepsAckedRevocations(t *testing.T) {
 	if os.Getenv(crashDirEnv) != "" {
 		t.Skip("already the child")
@@ -76,21 +85,48 @@ func TestCrashKeepsAckedRevocations(t *testing.T) {
 				t.Fatalf("LOCK file after SIGKILL: %v", err)
 			}
 			s := mustOpen(t, Options{Dir: dir, EncryptionKey: key})
-			for _, jti := range acked {
-				revoked, err := s.IsTokenRevoked(context.Background(), jti)
+			logged, last, err := s.LoadRevocations(context.Background())
+			if err != nil {
+				t.Fatalf("LoadRevocations after SIGKILL: %v", err)
+			}
+			byRev := make(map[uint64]string, len(logged))
+			for _, r := range logged {
+				byRev[r.Rev] = r.Value
+			}
+			for _, a := range acked {
+				revoked, err := s.IsTokenRevoked(context.Background(), a.jti)
 				if err != nil || !revoked {
 					t.Fatalf("acknowledged %s (of %d acks) lost after SIGKILL: revoked=%v err=%v",
-						jti, len(acked), revoked, err)
+						a.jti, len(acked), revoked, err)
 				}
+				if got := byRev[a.rev]; got != a.jti {
+					t.Fatalf("acknowledged revision %d (%s, of %d acks) holds %q after SIGKILL",
+						a.rev, a.jti, len(acked), got)
+				}
+				if a.rev > last {
+					t.Fatalf("last revision %d is below the acknowledged %d", last, a.rev)
+				}
+			}
+			// The counter must not go back either: the next revision is new.
+			r, err := s.AppendRevocation(context.Background(), store.Revocation{
+				Kind: store.RevokeJTI, Value: "after-crash", ExpiresAt: time.Now().Add(time.Hour)})
+			if err != nil || r.Rev <= last {
+				t.Fatalf("AppendRevocation after SIGKILL = rev %d, %v; want above %d", r.Rev, err, last)
 			}
 		})
 	}
 }
 
+// ack is one acknowledged revocation: the jti and its log revision.
+type ack struct {
+	jti string
+	rev uint64
+}
+
 // crashChild runs the helper, SIGKILLs it once it has acknowledged
 // killAfter revocations, and returns every acknowledgement it sent,
 // including any still in the pipe when it died.
-func crashChild(t *testing.T, dir string, key []byte, killAfter int) []string {
+func crashChild(t *testing.T, dir string, key []byte, killAfter int) []ack {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
 	cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, crashKeyEnv+"="+hex.EncodeToString(key))
@@ -107,14 +143,14 @@ func crashChild(t *testing.T, dir string, key []byte, killAfter int) []string {
 	watchdog := time.AfterFunc(30*time.Second, func() { _ = cmd.Process.Kill() })
 	defer watchdog.Stop()
 
-	var acked []string
+	var acked []ack
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
-		jti, ok := strings.CutPrefix(sc.Text(), "ack ")
-		if !ok {
+		var a ack
+		if _, err := fmt.Sscanf(sc.Text(), "ack %s %d", &a.jti, &a.rev); err != nil {
 			continue
 		}
-		acked = append(acked, jti)
+		acked = append(acked, a)
 		if len(acked) == killAfter {
 			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatalf("SIGKILL: %v", err)

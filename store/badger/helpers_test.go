@@ -7,7 +7,7 @@ import (
 	"github.com/latchkeyhq/latchkey/store"
 )
 
-func newKey(t *testing.T) []byte {
+func newKey(t testing.TB) []byte {
 	t.Helper()
 	k := make([]byte, EncryptionKeySize)
 	if _, err := rand.Read(k); err != nil {

@@ -24,6 +24,10 @@ const (
 	blockCacheSize = 32 << 20
 	indexCacheSize = 16 << 20
 	memTableSize   = 16 << 20
+	// spaceReserve is the free space writes need: the rest of the current
+	// memtable log (twice the memtable), flushing a memtable, and room for
+	// compaction.
+	spaceReserve = 2*memTableSize + 8<<20
 )
 
 var (
@@ -50,6 +54,11 @@ type Options struct {
 	// GCInterval is the value-log garbage-collection period; zero means
 	// DefaultGCInterval.
 	GCInterval time.Duration
+	// Now is the clock that decides when a revocation-log entry has
+	// expired; nil means time.Now. Badger itself drops entries by the wall
+	// clock, so Now must never run behind it: a test clock may only jump
+	// ahead.
+	Now func() time.Time
 }
 
 func (o Options) validate() error {

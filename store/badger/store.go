@@ -29,6 +29,9 @@ const maxTxnAttempts = 1000
 type Store struct {
 	db     *badger.DB
 	logger *slog.Logger
+	now    func() time.Time
+	// dir is checked for free space before each write; empty in memory.
+	dir string
 
 	// mu is held shared by every call and exclusively by Close, so Close
 	// waits for calls in flight and no call reaches a closed database.
@@ -68,7 +71,14 @@ func open(opts Options, h hooks) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{db: db, logger: logger, hooks: h}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	s := &Store{db: db, logger: logger, now: now, hooks: h}
+	if !opts.InMemory {
+		s.dir = opts.Dir
+	}
 	// Badger refuses value-log GC in memory, so there is nothing to run.
 	if !opts.InMemory {
 		newTicker := h.newTicker
@@ -212,6 +222,15 @@ func (s *Store) update(ctx context.Context, body func(*badger.Txn) error) error 
 }
 
 func (s *Store) tryUpdate(body func(*badger.Txn) error) (conflict bool, err error) {
+	// Badger writes into memory-mapped files that take disk space only when
+	// written: on a full disk that write is a fatal SIGBUS, not an error.
+	// Refusing writes while the reserve is short keeps the process alive,
+	// reads working and acknowledged writes intact.
+	if s.dir != "" {
+		if err := checkSpace(s.dir, spaceReserve); err != nil {
+			return false, err
+		}
+	}
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	if err := body(txn); err != nil {

@@ -131,3 +131,19 @@ func (f *Faulty) DeleteSigningKey(ctx context.Context, kid string) error {
 	}
 	return f.inner.DeleteSigningKey(ctx, kid)
 }
+
+// AppendRevocation implements store.RevocationLog.
+func (f *Faulty) AppendRevocation(ctx context.Context, r store.Revocation) (store.Revocation, error) {
+	if err := f.fault("AppendRevocation"); err != nil {
+		return store.Revocation{}, err
+	}
+	return f.inner.AppendRevocation(ctx, r)
+}
+
+// LoadRevocations implements store.RevocationLog.
+func (f *Faulty) LoadRevocations(ctx context.Context) ([]store.Revocation, uint64, error) {
+	if err := f.fault("LoadRevocations"); err != nil {
+		return nil, 0, err
+	}
+	return f.inner.LoadRevocations(ctx)
+}

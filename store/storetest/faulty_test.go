@@ -68,6 +68,11 @@ func TestFaultyFailsEveryCall(t *testing.T) {
 		"RecordUsage": func() error {
 			return f.RecordUsage(ctx, []store.KeyUsage{{ID: "k", LastUsedAt: until, Count: 1}})
 		},
+		"AppendRevocation": func() error {
+			_, err := f.AppendRevocation(ctx, store.Revocation{Kind: store.RevokeJTI, Value: "j", ExpiresAt: until})
+			return err
+		},
+		"LoadRevocations": func() error { _, _, err := f.LoadRevocations(ctx); return err },
 	}
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {
@@ -93,5 +98,8 @@ func TestFaultyFailsEveryCall(t *testing.T) {
 	}
 	if keys, err := inner.ListSigningKeys(ctx); err != nil || len(keys) != 0 {
 		t.Fatalf("signing keys after recovery = %v, %v; want none", keys, err)
+	}
+	if revs, last, err := f.LoadRevocations(ctx); err != nil || len(revs) != 0 || last != 0 {
+		t.Fatalf("revocation log after recovery = %+v, %d, %v; want empty", revs, last, err)
 	}
 }

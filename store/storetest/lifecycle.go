@@ -32,6 +32,14 @@ func calls(s store.Store) map[string]func(context.Context) error {
 			_, err := s.IsTokenRevoked(ctx, "j")
 			return err
 		},
+		"AppendRevocation": func(ctx context.Context) error {
+			_, err := s.AppendRevocation(ctx, jtiRevocation("j2", time.Now()))
+			return err
+		},
+		"LoadRevocations": func(ctx context.Context) error {
+			_, _, err := s.LoadRevocations(ctx)
+			return err
+		},
 		"PutSigningKey": func(ctx context.Context) error {
 			return s.PutSigningKey(ctx, signing("s2", until))
 		},
@@ -56,6 +64,7 @@ func seed(t *testing.T, s store.Store) {
 	if err := s.PutSigningKey(ctx, signing("s", time.Now())); err != nil {
 		t.Fatalf("PutSigningKey: %v", err)
 	}
+	mustAppend(t, s, jtiRevocation("j", time.Now()))
 }
 
 func runLifecycle(t *testing.T, open func(*testing.T) store.Store) {
@@ -96,6 +105,9 @@ func runLifecycle(t *testing.T, open func(*testing.T) store.Store) {
 		}
 		if got, err := s.IsTokenRevoked(context.Background(), "j2"); err != nil || got {
 			t.Fatalf("IsTokenRevoked(j2) = %v, %v; want false", got, err)
+		}
+		if got, _ := mustLoad(t, s); len(got) != 1 || got[0].Value != "j" {
+			t.Fatalf("LoadRevocations = %+v after a cancelled AppendRevocation, want only the seeded entry", got)
 		}
 		if got := mustGet(t, s, "k"); got.UseCount != base("k").UseCount {
 			t.Fatalf("UseCount = %d after a cancelled RecordUsage, want %d", got.UseCount, base("k").UseCount)

@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListKeys", runListKeys},
 		{"UpdateKey", runUpdateKey},
 		{"Revocations", runRevocations},
+		{"RevocationLog", runRevocationLog},
 		{"SigningKeys", runSigningKeys},
 		{"Queries", runQueries},
 		{"History", runHistory},

@@ -23,6 +23,354 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// RevocationKind says what a revocation covers.
+type RevocationKind int32
+
+const (
+	RevocationKind_REVOCATION_KIND_UNSPECIFIED RevocationKind = 0
+	// One token, by jti.
+	RevocationKind_REVOCATION_KIND_JTI RevocationKind = 1
+	// Every token of a root key issued at or before issued_before.
+	RevocationKind_REVOCATION_KIND_KEY RevocationKind = 2
+	// Every token of a subject issued at or before issued_before.
+	RevocationKind_REVOCATION_KIND_SUBJECT RevocationKind = 3
+	// Every token signed by a signing key.
+	RevocationKind_REVOCATION_KIND_SIGNING_KEY RevocationKind = 4
+)
+
+// Enum value maps for RevocationKind.
+var (
+	RevocationKind_name = map[int32]string{
+		0: "REVOCATION_KIND_UNSPECIFIED",
+		1: "REVOCATION_KIND_JTI",
+		2: "REVOCATION_KIND_KEY",
+		3: "REVOCATION_KIND_SUBJECT",
+		4: "REVOCATION_KIND_SIGNING_KEY",
+	}
+	RevocationKind_value = map[string]int32{
+		"REVOCATION_KIND_UNSPECIFIED": 0,
+		"REVOCATION_KIND_JTI":         1,
+		"REVOCATION_KIND_KEY":         2,
+		"REVOCATION_KIND_SUBJECT":     3,
+		"REVOCATION_KIND_SIGNING_KEY": 4,
+	}
+)
+
+func (x RevocationKind) Enum() *RevocationKind {
+	p := new(RevocationKind)
+	*p = x
+	return p
+}
+
+func (x RevocationKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RevocationKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_latchkey_v1_token_proto_enumTypes[0].Descriptor()
+}
+
+func (RevocationKind) Type() protoreflect.EnumType {
+	return &file_latchkey_v1_token_proto_enumTypes[0]
+}
+
+func (x RevocationKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RevocationKind.Descriptor instead.
+func (RevocationKind) EnumDescriptor() ([]byte, []int) {
+	return file_latchkey_v1_token_proto_rawDescGZIP(), []int{0}
+}
+
+// RevokeTokenRequest carries the token to revoke.
+type RevokeTokenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokenRequest) Reset() {
+	*x = RevokeTokenRequest{}
+	mi := &file_latchkey_v1_token_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokenRequest) ProtoMessage() {}
+
+func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_latchkey_v1_token_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokenRequest.ProtoReflect.Descriptor instead.
+func (*RevokeTokenRequest) Descriptor() ([]byte, []int) {
+	return file_latchkey_v1_token_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *RevokeTokenRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+// RevokeTokenResponse is empty: RFC 7009 answers the same for every
+// revocable token.
+type RevokeTokenResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokenResponse) Reset() {
+	*x = RevokeTokenResponse{}
+	mi := &file_latchkey_v1_token_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokenResponse) ProtoMessage() {}
+
+func (x *RevokeTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_latchkey_v1_token_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokenResponse.ProtoReflect.Descriptor instead.
+func (*RevokeTokenResponse) Descriptor() ([]byte, []int) {
+	return file_latchkey_v1_token_proto_rawDescGZIP(), []int{1}
+}
+
+// Revocation is one entry of the revocation list.
+type Revocation struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Revision uint64                 `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	Kind     RevocationKind         `protobuf:"varint,2,opt,name=kind,proto3,enum=latchkey.v1.RevocationKind" json:"kind,omitempty"`
+	// The jti, root key id, subject or signing kid.
+	Value        string                 `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	IssuedBefore *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=issued_before,json=issuedBefore,proto3" json:"issued_before,omitempty"`
+	RevokedAt    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
+	// After this no token the entry covers can be valid; replicas may drop it.
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Revocation) Reset() {
+	*x = Revocation{}
+	mi := &file_latchkey_v1_token_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Revocation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Revocation) ProtoMessage() {}
+
+func (x *Revocation) ProtoReflect() protoreflect.Message {
+	mi := &file_latchkey_v1_token_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Revocation.ProtoReflect.Descriptor instead.
+func (*Revocation) Descriptor() ([]byte, []int) {
+	return file_latchkey_v1_token_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Revocation) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *Revocation) GetKind() RevocationKind {
+	if x != nil {
+		return x.Kind
+	}
+	return RevocationKind_REVOCATION_KIND_UNSPECIFIED
+}
+
+func (x *Revocation) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+func (x *Revocation) GetIssuedBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.IssuedBefore
+	}
+	return nil
+}
+
+func (x *Revocation) GetRevokedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RevokedAt
+	}
+	return nil
+}
+
+func (x *Revocation) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+// WatchRevocationsRequest says where the watcher's replica stands.
+type WatchRevocationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The last revision applied; 0 for none (a snapshot follows).
+	FromRevision  uint64 `protobuf:"varint,1,opt,name=from_revision,json=fromRevision,proto3" json:"from_revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchRevocationsRequest) Reset() {
+	*x = WatchRevocationsRequest{}
+	mi := &file_latchkey_v1_token_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchRevocationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchRevocationsRequest) ProtoMessage() {}
+
+func (x *WatchRevocationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_latchkey_v1_token_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchRevocationsRequest.ProtoReflect.Descriptor instead.
+func (*WatchRevocationsRequest) Descriptor() ([]byte, []int) {
+	return file_latchkey_v1_token_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *WatchRevocationsRequest) GetFromRevision() uint64 {
+	if x != nil {
+		return x.FromRevision
+	}
+	return 0
+}
+
+// WatchRevocationsResponse is a batch of revocations. When resync is true the
+// receiver must discard its replica and rebuild it from this and the
+// following messages until one has snapshot_complete.
+type WatchRevocationsResponse struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Resync           bool                   `protobuf:"varint,1,opt,name=resync,proto3" json:"resync,omitempty"`
+	Revocations      []*Revocation          `protobuf:"bytes,2,rep,name=revocations,proto3" json:"revocations,omitempty"`
+	SnapshotComplete bool                   `protobuf:"varint,3,opt,name=snapshot_complete,json=snapshotComplete,proto3" json:"snapshot_complete,omitempty"`
+	// The revision the receiver is at after applying this message.
+	Revision      uint64 `protobuf:"varint,4,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchRevocationsResponse) Reset() {
+	*x = WatchRevocationsResponse{}
+	mi := &file_latchkey_v1_token_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchRevocationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchRevocationsResponse) ProtoMessage() {}
+
+func (x *WatchRevocationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_latchkey_v1_token_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchRevocationsResponse.ProtoReflect.Descriptor instead.
+func (*WatchRevocationsResponse) Descriptor() ([]byte, []int) {
+	return file_latchkey_v1_token_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *WatchRevocationsResponse) GetResync() bool {
+	if x != nil {
+		return x.Resync
+	}
+	return false
+}
+
+func (x *WatchRevocationsResponse) GetRevocations() []*Revocation {
+	if x != nil {
+		return x.Revocations
+	}
+	return nil
+}
+
+func (x *WatchRevocationsResponse) GetSnapshotComplete() bool {
+	if x != nil {
+		return x.SnapshotComplete
+	}
+	return false
+}
+
+func (x *WatchRevocationsResponse) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
 // ExchangeTokenRequest asks for a token derived from a root key.
 type ExchangeTokenRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -43,7 +391,7 @@ type ExchangeTokenRequest struct {
 
 func (x *ExchangeTokenRequest) Reset() {
 	*x = ExchangeTokenRequest{}
-	mi := &file_latchkey_v1_token_proto_msgTypes[0]
+	mi := &file_latchkey_v1_token_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -55,7 +403,7 @@ func (x *ExchangeTokenRequest) String() string {
 func (*ExchangeTokenRequest) ProtoMessage() {}
 
 func (x *ExchangeTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_v1_token_proto_msgTypes[0]
+	mi := &file_latchkey_v1_token_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -68,7 +416,7 @@ func (x *ExchangeTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExchangeTokenRequest.ProtoReflect.Descriptor instead.
 func (*ExchangeTokenRequest) Descriptor() ([]byte, []int) {
-	return file_latchkey_v1_token_proto_rawDescGZIP(), []int{0}
+	return file_latchkey_v1_token_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ExchangeTokenRequest) GetRootKey() string {
@@ -121,7 +469,7 @@ type ExchangeTokenResponse struct {
 
 func (x *ExchangeTokenResponse) Reset() {
 	*x = ExchangeTokenResponse{}
-	mi := &file_latchkey_v1_token_proto_msgTypes[1]
+	mi := &file_latchkey_v1_token_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -133,7 +481,7 @@ func (x *ExchangeTokenResponse) String() string {
 func (*ExchangeTokenResponse) ProtoMessage() {}
 
 func (x *ExchangeTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_v1_token_proto_msgTypes[1]
+	mi := &file_latchkey_v1_token_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -146,7 +494,7 @@ func (x *ExchangeTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExchangeTokenResponse.ProtoReflect.Descriptor instead.
 func (*ExchangeTokenResponse) Descriptor() ([]byte, []int) {
-	return file_latchkey_v1_token_proto_rawDescGZIP(), []int{1}
+	return file_latchkey_v1_token_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ExchangeTokenResponse) GetAccessToken() string {
@@ -208,7 +556,7 @@ type IntrospectTokenRequest struct {
 
 func (x *IntrospectTokenRequest) Reset() {
 	*x = IntrospectTokenRequest{}
-	mi := &file_latchkey_v1_token_proto_msgTypes[2]
+	mi := &file_latchkey_v1_token_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -220,7 +568,7 @@ func (x *IntrospectTokenRequest) String() string {
 func (*IntrospectTokenRequest) ProtoMessage() {}
 
 func (x *IntrospectTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_v1_token_proto_msgTypes[2]
+	mi := &file_latchkey_v1_token_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -233,7 +581,7 @@ func (x *IntrospectTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IntrospectTokenRequest.ProtoReflect.Descriptor instead.
 func (*IntrospectTokenRequest) Descriptor() ([]byte, []int) {
-	return file_latchkey_v1_token_proto_rawDescGZIP(), []int{2}
+	return file_latchkey_v1_token_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *IntrospectTokenRequest) GetToken() string {
@@ -270,7 +618,7 @@ type IntrospectTokenResponse struct {
 
 func (x *IntrospectTokenResponse) Reset() {
 	*x = IntrospectTokenResponse{}
-	mi := &file_latchkey_v1_token_proto_msgTypes[3]
+	mi := &file_latchkey_v1_token_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -282,7 +630,7 @@ func (x *IntrospectTokenResponse) String() string {
 func (*IntrospectTokenResponse) ProtoMessage() {}
 
 func (x *IntrospectTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_v1_token_proto_msgTypes[3]
+	mi := &file_latchkey_v1_token_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -295,7 +643,7 @@ func (x *IntrospectTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IntrospectTokenResponse.ProtoReflect.Descriptor instead.
 func (*IntrospectTokenResponse) Descriptor() ([]byte, []int) {
-	return file_latchkey_v1_token_proto_rawDescGZIP(), []int{3}
+	return file_latchkey_v1_token_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *IntrospectTokenResponse) GetActive() bool {
@@ -391,7 +739,7 @@ type GetJWKSRequest struct {
 
 func (x *GetJWKSRequest) Reset() {
 	*x = GetJWKSRequest{}
-	mi := &file_latchkey_v1_token_proto_msgTypes[4]
+	mi := &file_latchkey_v1_token_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -403,7 +751,7 @@ func (x *GetJWKSRequest) String() string {
 func (*GetJWKSRequest) ProtoMessage() {}
 
 func (x *GetJWKSRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_v1_token_proto_msgTypes[4]
+	mi := &file_latchkey_v1_token_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -416,7 +764,7 @@ func (x *GetJWKSRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJWKSRequest.ProtoReflect.Descriptor instead.
 func (*GetJWKSRequest) Descriptor() ([]byte, []int) {
-	return file_latchkey_v1_token_proto_rawDescGZIP(), []int{4}
+	return file_latchkey_v1_token_proto_rawDescGZIP(), []int{9}
 }
 
 // GetJWKSResponse is a JSON Web Key Set; its JSON form is a valid JWKS document.
@@ -429,7 +777,7 @@ type GetJWKSResponse struct {
 
 func (x *GetJWKSResponse) Reset() {
 	*x = GetJWKSResponse{}
-	mi := &file_latchkey_v1_token_proto_msgTypes[5]
+	mi := &file_latchkey_v1_token_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -441,7 +789,7 @@ func (x *GetJWKSResponse) String() string {
 func (*GetJWKSResponse) ProtoMessage() {}
 
 func (x *GetJWKSResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_v1_token_proto_msgTypes[5]
+	mi := &file_latchkey_v1_token_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -454,7 +802,7 @@ func (x *GetJWKSResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJWKSResponse.ProtoReflect.Descriptor instead.
 func (*GetJWKSResponse) Descriptor() ([]byte, []int) {
-	return file_latchkey_v1_token_proto_rawDescGZIP(), []int{5}
+	return file_latchkey_v1_token_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetJWKSResponse) GetKeys() []*JSONWebKey {
@@ -482,7 +830,7 @@ type JSONWebKey struct {
 
 func (x *JSONWebKey) Reset() {
 	*x = JSONWebKey{}
-	mi := &file_latchkey_v1_token_proto_msgTypes[6]
+	mi := &file_latchkey_v1_token_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -494,7 +842,7 @@ func (x *JSONWebKey) String() string {
 func (*JSONWebKey) ProtoMessage() {}
 
 func (x *JSONWebKey) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_v1_token_proto_msgTypes[6]
+	mi := &file_latchkey_v1_token_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -507,7 +855,7 @@ func (x *JSONWebKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JSONWebKey.ProtoReflect.Descriptor instead.
 func (*JSONWebKey) Descriptor() ([]byte, []int) {
-	return file_latchkey_v1_token_proto_rawDescGZIP(), []int{6}
+	return file_latchkey_v1_token_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *JSONWebKey) GetKty() string {
@@ -577,7 +925,27 @@ var File_latchkey_v1_token_proto protoreflect.FileDescriptor
 
 const file_latchkey_v1_token_proto_rawDesc = "" +
 	"\n" +
-	"\x17latchkey/v1/token.proto\x12\vlatchkey.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x94\x01\n" +
+	"\x17latchkey/v1/token.proto\x12\vlatchkey.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"*\n" +
+	"\x12RevokeTokenRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\"\x15\n" +
+	"\x13RevokeTokenResponse\"\xa6\x02\n" +
+	"\n" +
+	"Revocation\x12\x1a\n" +
+	"\brevision\x18\x01 \x01(\x04R\brevision\x12/\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x1b.latchkey.v1.RevocationKindR\x04kind\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\tR\x05value\x12?\n" +
+	"\rissued_before\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\fissuedBefore\x129\n" +
+	"\n" +
+	"revoked_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\trevokedAt\x129\n" +
+	"\n" +
+	"expires_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\">\n" +
+	"\x17WatchRevocationsRequest\x12#\n" +
+	"\rfrom_revision\x18\x01 \x01(\x04R\ffromRevision\"\xb6\x01\n" +
+	"\x18WatchRevocationsResponse\x12\x16\n" +
+	"\x06resync\x18\x01 \x01(\bR\x06resync\x129\n" +
+	"\vrevocations\x18\x02 \x03(\v2\x17.latchkey.v1.RevocationR\vrevocations\x12+\n" +
+	"\x11snapshot_complete\x18\x03 \x01(\bR\x10snapshotComplete\x12\x1a\n" +
+	"\brevision\x18\x04 \x01(\x04R\brevision\"\x94\x01\n" +
 	"\x14ExchangeTokenRequest\x12\x19\n" +
 	"\broot_key\x18\x01 \x01(\tR\arootKey\x12\x16\n" +
 	"\x06scopes\x18\x02 \x03(\tR\x06scopes\x12\x1c\n" +
@@ -624,11 +992,19 @@ const file_latchkey_v1_token_proto_rawDesc = "" +
 	"\x01x\x18\x06 \x01(\tR\x01x\x12\f\n" +
 	"\x01y\x18\a \x01(\tR\x01y\x12\f\n" +
 	"\x01n\x18\b \x01(\tR\x01n\x12\f\n" +
-	"\x01e\x18\t \x01(\tR\x01e2\x8a\x02\n" +
+	"\x01e\x18\t \x01(\tR\x01e*\xa1\x01\n" +
+	"\x0eRevocationKind\x12\x1f\n" +
+	"\x1bREVOCATION_KIND_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13REVOCATION_KIND_JTI\x10\x01\x12\x17\n" +
+	"\x13REVOCATION_KIND_KEY\x10\x02\x12\x1b\n" +
+	"\x17REVOCATION_KIND_SUBJECT\x10\x03\x12\x1f\n" +
+	"\x1bREVOCATION_KIND_SIGNING_KEY\x10\x042\xbf\x03\n" +
 	"\fTokenService\x12V\n" +
 	"\rExchangeToken\x12!.latchkey.v1.ExchangeTokenRequest\x1a\".latchkey.v1.ExchangeTokenResponse\x12\\\n" +
 	"\x0fIntrospectToken\x12#.latchkey.v1.IntrospectTokenRequest\x1a$.latchkey.v1.IntrospectTokenResponse\x12D\n" +
-	"\aGetJWKS\x12\x1b.latchkey.v1.GetJWKSRequest\x1a\x1c.latchkey.v1.GetJWKSResponseB;Z9github.com/latchkeyhq/latchkey/gen/latchkey/v1;latchkeyv1b\x06proto3"
+	"\aGetJWKS\x12\x1b.latchkey.v1.GetJWKSRequest\x1a\x1c.latchkey.v1.GetJWKSResponse\x12P\n" +
+	"\vRevokeToken\x12\x1f.latchkey.v1.RevokeTokenRequest\x1a .latchkey.v1.RevokeTokenResponse\x12a\n" +
+	"\x10WatchRevocations\x12$.latchkey.v1.WatchRevocationsRequest\x1a%.latchkey.v1.WatchRevocationsResponse0\x01B;Z9github.com/latchkeyhq/latchkey/gen/latchkey/v1;latchkeyv1b\x06proto3"
 
 var (
 	file_latchkey_v1_token_proto_rawDescOnce sync.Once
@@ -642,33 +1018,49 @@ func file_latchkey_v1_token_proto_rawDescGZIP() []byte {
 	return file_latchkey_v1_token_proto_rawDescData
 }
 
-var file_latchkey_v1_token_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_latchkey_v1_token_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_latchkey_v1_token_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_latchkey_v1_token_proto_goTypes = []any{
-	(*ExchangeTokenRequest)(nil),    // 0: latchkey.v1.ExchangeTokenRequest
-	(*ExchangeTokenResponse)(nil),   // 1: latchkey.v1.ExchangeTokenResponse
-	(*IntrospectTokenRequest)(nil),  // 2: latchkey.v1.IntrospectTokenRequest
-	(*IntrospectTokenResponse)(nil), // 3: latchkey.v1.IntrospectTokenResponse
-	(*GetJWKSRequest)(nil),          // 4: latchkey.v1.GetJWKSRequest
-	(*GetJWKSResponse)(nil),         // 5: latchkey.v1.GetJWKSResponse
-	(*JSONWebKey)(nil),              // 6: latchkey.v1.JSONWebKey
-	(*durationpb.Duration)(nil),     // 7: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),   // 8: google.protobuf.Timestamp
+	(RevocationKind)(0),              // 0: latchkey.v1.RevocationKind
+	(*RevokeTokenRequest)(nil),       // 1: latchkey.v1.RevokeTokenRequest
+	(*RevokeTokenResponse)(nil),      // 2: latchkey.v1.RevokeTokenResponse
+	(*Revocation)(nil),               // 3: latchkey.v1.Revocation
+	(*WatchRevocationsRequest)(nil),  // 4: latchkey.v1.WatchRevocationsRequest
+	(*WatchRevocationsResponse)(nil), // 5: latchkey.v1.WatchRevocationsResponse
+	(*ExchangeTokenRequest)(nil),     // 6: latchkey.v1.ExchangeTokenRequest
+	(*ExchangeTokenResponse)(nil),    // 7: latchkey.v1.ExchangeTokenResponse
+	(*IntrospectTokenRequest)(nil),   // 8: latchkey.v1.IntrospectTokenRequest
+	(*IntrospectTokenResponse)(nil),  // 9: latchkey.v1.IntrospectTokenResponse
+	(*GetJWKSRequest)(nil),           // 10: latchkey.v1.GetJWKSRequest
+	(*GetJWKSResponse)(nil),          // 11: latchkey.v1.GetJWKSResponse
+	(*JSONWebKey)(nil),               // 12: latchkey.v1.JSONWebKey
+	(*timestamppb.Timestamp)(nil),    // 13: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),      // 14: google.protobuf.Duration
 }
 var file_latchkey_v1_token_proto_depIdxs = []int32{
-	7, // 0: latchkey.v1.ExchangeTokenRequest.ttl:type_name -> google.protobuf.Duration
-	8, // 1: latchkey.v1.ExchangeTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	6, // 2: latchkey.v1.GetJWKSResponse.keys:type_name -> latchkey.v1.JSONWebKey
-	0, // 3: latchkey.v1.TokenService.ExchangeToken:input_type -> latchkey.v1.ExchangeTokenRequest
-	2, // 4: latchkey.v1.TokenService.IntrospectToken:input_type -> latchkey.v1.IntrospectTokenRequest
-	4, // 5: latchkey.v1.TokenService.GetJWKS:input_type -> latchkey.v1.GetJWKSRequest
-	1, // 6: latchkey.v1.TokenService.ExchangeToken:output_type -> latchkey.v1.ExchangeTokenResponse
-	3, // 7: latchkey.v1.TokenService.IntrospectToken:output_type -> latchkey.v1.IntrospectTokenResponse
-	5, // 8: latchkey.v1.TokenService.GetJWKS:output_type -> latchkey.v1.GetJWKSResponse
-	6, // [6:9] is the sub-list for method output_type
-	3, // [3:6] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	0,  // 0: latchkey.v1.Revocation.kind:type_name -> latchkey.v1.RevocationKind
+	13, // 1: latchkey.v1.Revocation.issued_before:type_name -> google.protobuf.Timestamp
+	13, // 2: latchkey.v1.Revocation.revoked_at:type_name -> google.protobuf.Timestamp
+	13, // 3: latchkey.v1.Revocation.expires_at:type_name -> google.protobuf.Timestamp
+	3,  // 4: latchkey.v1.WatchRevocationsResponse.revocations:type_name -> latchkey.v1.Revocation
+	14, // 5: latchkey.v1.ExchangeTokenRequest.ttl:type_name -> google.protobuf.Duration
+	13, // 6: latchkey.v1.ExchangeTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	12, // 7: latchkey.v1.GetJWKSResponse.keys:type_name -> latchkey.v1.JSONWebKey
+	6,  // 8: latchkey.v1.TokenService.ExchangeToken:input_type -> latchkey.v1.ExchangeTokenRequest
+	8,  // 9: latchkey.v1.TokenService.IntrospectToken:input_type -> latchkey.v1.IntrospectTokenRequest
+	10, // 10: latchkey.v1.TokenService.GetJWKS:input_type -> latchkey.v1.GetJWKSRequest
+	1,  // 11: latchkey.v1.TokenService.RevokeToken:input_type -> latchkey.v1.RevokeTokenRequest
+	4,  // 12: latchkey.v1.TokenService.WatchRevocations:input_type -> latchkey.v1.WatchRevocationsRequest
+	7,  // 13: latchkey.v1.TokenService.ExchangeToken:output_type -> latchkey.v1.ExchangeTokenResponse
+	9,  // 14: latchkey.v1.TokenService.IntrospectToken:output_type -> latchkey.v1.IntrospectTokenResponse
+	11, // 15: latchkey.v1.TokenService.GetJWKS:output_type -> latchkey.v1.GetJWKSResponse
+	2,  // 16: latchkey.v1.TokenService.RevokeToken:output_type -> latchkey.v1.RevokeTokenResponse
+	5,  // 17: latchkey.v1.TokenService.WatchRevocations:output_type -> latchkey.v1.WatchRevocationsResponse
+	13, // [13:18] is the sub-list for method output_type
+	8,  // [8:13] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_latchkey_v1_token_proto_init() }
@@ -681,13 +1073,14 @@ func file_latchkey_v1_token_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_latchkey_v1_token_proto_rawDesc), len(file_latchkey_v1_token_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   7,
+			NumEnums:      1,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_latchkey_v1_token_proto_goTypes,
 		DependencyIndexes: file_latchkey_v1_token_proto_depIdxs,
+		EnumInfos:         file_latchkey_v1_token_proto_enumTypes,
 		MessageInfos:      file_latchkey_v1_token_proto_msgTypes,
 	}.Build()
 	File_latchkey_v1_token_proto = out.File

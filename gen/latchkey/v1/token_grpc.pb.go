@@ -19,9 +19,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	TokenService_ExchangeToken_FullMethodName   = "/latchkey.v1.TokenService/ExchangeToken"
-	TokenService_IntrospectToken_FullMethodName = "/latchkey.v1.TokenService/IntrospectToken"
-	TokenService_GetJWKS_FullMethodName         = "/latchkey.v1.TokenService/GetJWKS"
+	TokenService_ExchangeToken_FullMethodName    = "/latchkey.v1.TokenService/ExchangeToken"
+	TokenService_IntrospectToken_FullMethodName  = "/latchkey.v1.TokenService/IntrospectToken"
+	TokenService_GetJWKS_FullMethodName          = "/latchkey.v1.TokenService/GetJWKS"
+	TokenService_RevokeToken_FullMethodName      = "/latchkey.v1.TokenService/RevokeToken"
+	TokenService_WatchRevocations_FullMethodName = "/latchkey.v1.TokenService/WatchRevocations"
 )
 
 // TokenServiceClient is the client API for TokenService service.
@@ -43,6 +45,18 @@ type TokenServiceClient interface {
 	// GetJWKS returns the public signing keys as a JSON Web Key Set (RFC 7517).
 	// Callers: mTLS identities with the `introspect` or `exchange` role.
 	GetJWKS(ctx context.Context, in *GetJWKSRequest, opts ...grpc.CallOption) (*GetJWKSResponse, error)
+	// RevokeToken revokes one token (RFC 7009). The holder may revoke its own
+	// token: one minted from a root key the caller may present, or by the
+	// caller's own identity. Revoking an unknown, malformed, expired or
+	// already revoked token is OK; someone else's token is PermissionDenied and
+	// stays active. The revocation is durable before the call returns.
+	// Callers: mTLS identities with the `exchange` role.
+	RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenResponse, error)
+	// WatchRevocations streams revocations in revision order: first what the
+	// watcher missed since from_revision (or a full snapshot when it is too far
+	// behind), then live events as they are acknowledged.
+	// Callers: mTLS identities with the `introspect` role.
+	WatchRevocations(ctx context.Context, in *WatchRevocationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchRevocationsResponse], error)
 }
 
 type tokenServiceClient struct {
@@ -83,6 +97,35 @@ func (c *tokenServiceClient) GetJWKS(ctx context.Context, in *GetJWKSRequest, op
 	return out, nil
 }
 
+func (c *tokenServiceClient) RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeTokenResponse)
+	err := c.cc.Invoke(ctx, TokenService_RevokeToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *tokenServiceClient) WatchRevocations(ctx context.Context, in *WatchRevocationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchRevocationsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &TokenService_ServiceDesc.Streams[0], TokenService_WatchRevocations_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchRevocationsRequest, WatchRevocationsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type TokenService_WatchRevocationsClient = grpc.ServerStreamingClient[WatchRevocationsResponse]
+
 // TokenServiceServer is the server API for TokenService service.
 // All implementations must embed UnimplementedTokenServiceServer
 // for forward compatibility.
@@ -102,6 +145,18 @@ type TokenServiceServer interface {
 	// GetJWKS returns the public signing keys as a JSON Web Key Set (RFC 7517).
 	// Callers: mTLS identities with the `introspect` or `exchange` role.
 	GetJWKS(context.Context, *GetJWKSRequest) (*GetJWKSResponse, error)
+	// RevokeToken revokes one token (RFC 7009). The holder may revoke its own
+	// token: one minted from a root key the caller may present, or by the
+	// caller's own identity. Revoking an unknown, malformed, expired or
+	// already revoked token is OK; someone else's token is PermissionDenied and
+	// stays active. The revocation is durable before the call returns.
+	// Callers: mTLS identities with the `exchange` role.
+	RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error)
+	// WatchRevocations streams revocations in revision order: first what the
+	// watcher missed since from_revision (or a full snapshot when it is too far
+	// behind), then live events as they are acknowledged.
+	// Callers: mTLS identities with the `introspect` role.
+	WatchRevocations(*WatchRevocationsRequest, grpc.ServerStreamingServer[WatchRevocationsResponse]) error
 	mustEmbedUnimplementedTokenServiceServer()
 }
 
@@ -120,6 +175,12 @@ func (UnimplementedTokenServiceServer) IntrospectToken(context.Context, *Introsp
 }
 func (UnimplementedTokenServiceServer) GetJWKS(context.Context, *GetJWKSRequest) (*GetJWKSResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetJWKS not implemented")
+}
+func (UnimplementedTokenServiceServer) RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeToken not implemented")
+}
+func (UnimplementedTokenServiceServer) WatchRevocations(*WatchRevocationsRequest, grpc.ServerStreamingServer[WatchRevocationsResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchRevocations not implemented")
 }
 func (UnimplementedTokenServiceServer) mustEmbedUnimplementedTokenServiceServer() {}
 func (UnimplementedTokenServiceServer) testEmbeddedByValue()                      {}
@@ -196,6 +257,35 @@ func _TokenService_GetJWKS_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TokenService_RevokeToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TokenServiceServer).RevokeToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TokenService_RevokeToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TokenServiceServer).RevokeToken(ctx, req.(*RevokeTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TokenService_WatchRevocations_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchRevocationsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(TokenServiceServer).WatchRevocations(m, &grpc.GenericServerStream[WatchRevocationsRequest, WatchRevocationsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type TokenService_WatchRevocationsServer = grpc.ServerStreamingServer[WatchRevocationsResponse]
+
 // TokenService_ServiceDesc is the grpc.ServiceDesc for TokenService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -215,7 +305,17 @@ var TokenService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "GetJWKS",
 			Handler:    _TokenService_GetJWKS_Handler,
 		},
+		{
+			MethodName: "RevokeToken",
+			Handler:    _TokenService_RevokeToken_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchRevocations",
+			Handler:       _TokenService_WatchRevocations_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "latchkey/v1/token.proto",
 }

@@ -139,6 +139,184 @@ func (RevocationReason) EnumDescriptor() ([]byte, []int) {
 	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{1}
 }
 
+// RevokeTokensRequest names what to revoke.
+type RevokeTokensRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Target:
+	//
+	//	*RevokeTokensRequest_Jti
+	//	*RevokeTokensRequest_KeyId
+	//	*RevokeTokensRequest_Subject
+	//	*RevokeTokensRequest_SigningKid
+	Target isRevokeTokensRequest_Target `protobuf_oneof:"target"`
+	// For key_id and subject: tokens issued at or before this time. Unset
+	// means now.
+	IssuedBefore  *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=issued_before,json=issuedBefore,proto3" json:"issued_before,omitempty"`
+	Reason        string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokensRequest) Reset() {
+	*x = RevokeTokensRequest{}
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokensRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokensRequest) ProtoMessage() {}
+
+func (x *RevokeTokensRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokensRequest.ProtoReflect.Descriptor instead.
+func (*RevokeTokensRequest) Descriptor() ([]byte, []int) {
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *RevokeTokensRequest) GetTarget() isRevokeTokensRequest_Target {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+func (x *RevokeTokensRequest) GetJti() string {
+	if x != nil {
+		if x, ok := x.Target.(*RevokeTokensRequest_Jti); ok {
+			return x.Jti
+		}
+	}
+	return ""
+}
+
+func (x *RevokeTokensRequest) GetKeyId() string {
+	if x != nil {
+		if x, ok := x.Target.(*RevokeTokensRequest_KeyId); ok {
+			return x.KeyId
+		}
+	}
+	return ""
+}
+
+func (x *RevokeTokensRequest) GetSubject() string {
+	if x != nil {
+		if x, ok := x.Target.(*RevokeTokensRequest_Subject); ok {
+			return x.Subject
+		}
+	}
+	return ""
+}
+
+func (x *RevokeTokensRequest) GetSigningKid() string {
+	if x != nil {
+		if x, ok := x.Target.(*RevokeTokensRequest_SigningKid); ok {
+			return x.SigningKid
+		}
+	}
+	return ""
+}
+
+func (x *RevokeTokensRequest) GetIssuedBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.IssuedBefore
+	}
+	return nil
+}
+
+func (x *RevokeTokensRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type isRevokeTokensRequest_Target interface {
+	isRevokeTokensRequest_Target()
+}
+
+type RevokeTokensRequest_Jti struct {
+	Jti string `protobuf:"bytes,1,opt,name=jti,proto3,oneof"`
+}
+
+type RevokeTokensRequest_KeyId struct {
+	KeyId string `protobuf:"bytes,2,opt,name=key_id,json=keyId,proto3,oneof"`
+}
+
+type RevokeTokensRequest_Subject struct {
+	Subject string `protobuf:"bytes,3,opt,name=subject,proto3,oneof"`
+}
+
+type RevokeTokensRequest_SigningKid struct {
+	SigningKid string `protobuf:"bytes,4,opt,name=signing_kid,json=signingKid,proto3,oneof"`
+}
+
+func (*RevokeTokensRequest_Jti) isRevokeTokensRequest_Target() {}
+
+func (*RevokeTokensRequest_KeyId) isRevokeTokensRequest_Target() {}
+
+func (*RevokeTokensRequest_Subject) isRevokeTokensRequest_Target() {}
+
+func (*RevokeTokensRequest_SigningKid) isRevokeTokensRequest_Target() {}
+
+// RevokeTokensResponse gives the revision of the revocation.
+type RevokeTokensResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Revision      uint64                 `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokensResponse) Reset() {
+	*x = RevokeTokensResponse{}
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokensResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokensResponse) ProtoMessage() {}
+
+func (x *RevokeTokensResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokensResponse.ProtoReflect.Descriptor instead.
+func (*RevokeTokensResponse) Descriptor() ([]byte, []int) {
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RevokeTokensResponse) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
 // Key is a root key's inventory record.
 type Key struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -186,7 +364,7 @@ type Key struct {
 
 func (x *Key) Reset() {
 	*x = Key{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[0]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -198,7 +376,7 @@ func (x *Key) String() string {
 func (*Key) ProtoMessage() {}
 
 func (x *Key) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[0]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -211,7 +389,7 @@ func (x *Key) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Key.ProtoReflect.Descriptor instead.
 func (*Key) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{0}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Key) GetKeyId() string {
@@ -414,7 +592,7 @@ type RateLimit struct {
 
 func (x *RateLimit) Reset() {
 	*x = RateLimit{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[1]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -426,7 +604,7 @@ func (x *RateLimit) String() string {
 func (*RateLimit) ProtoMessage() {}
 
 func (x *RateLimit) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[1]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -439,7 +617,7 @@ func (x *RateLimit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimit.ProtoReflect.Descriptor instead.
 func (*RateLimit) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{1}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *RateLimit) GetPerSecond() float64 {
@@ -487,7 +665,7 @@ type CreateKeyRequest struct {
 
 func (x *CreateKeyRequest) Reset() {
 	*x = CreateKeyRequest{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[2]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -499,7 +677,7 @@ func (x *CreateKeyRequest) String() string {
 func (*CreateKeyRequest) ProtoMessage() {}
 
 func (x *CreateKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[2]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -512,7 +690,7 @@ func (x *CreateKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateKeyRequest) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{2}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CreateKeyRequest) GetOwner() string {
@@ -604,7 +782,7 @@ type CreateKeyResponse struct {
 
 func (x *CreateKeyResponse) Reset() {
 	*x = CreateKeyResponse{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[3]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -616,7 +794,7 @@ func (x *CreateKeyResponse) String() string {
 func (*CreateKeyResponse) ProtoMessage() {}
 
 func (x *CreateKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[3]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -629,7 +807,7 @@ func (x *CreateKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateKeyResponse) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{3}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CreateKeyResponse) GetKey() *Key {
@@ -656,7 +834,7 @@ type GetKeyRequest struct {
 
 func (x *GetKeyRequest) Reset() {
 	*x = GetKeyRequest{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[4]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -668,7 +846,7 @@ func (x *GetKeyRequest) String() string {
 func (*GetKeyRequest) ProtoMessage() {}
 
 func (x *GetKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[4]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -681,7 +859,7 @@ func (x *GetKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetKeyRequest.ProtoReflect.Descriptor instead.
 func (*GetKeyRequest) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{4}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetKeyRequest) GetKeyId() string {
@@ -701,7 +879,7 @@ type GetKeyResponse struct {
 
 func (x *GetKeyResponse) Reset() {
 	*x = GetKeyResponse{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[5]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -713,7 +891,7 @@ func (x *GetKeyResponse) String() string {
 func (*GetKeyResponse) ProtoMessage() {}
 
 func (x *GetKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[5]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -726,7 +904,7 @@ func (x *GetKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetKeyResponse.ProtoReflect.Descriptor instead.
 func (*GetKeyResponse) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{5}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetKeyResponse) GetKey() *Key {
@@ -763,7 +941,7 @@ type ListKeysRequest struct {
 
 func (x *ListKeysRequest) Reset() {
 	*x = ListKeysRequest{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[6]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -775,7 +953,7 @@ func (x *ListKeysRequest) String() string {
 func (*ListKeysRequest) ProtoMessage() {}
 
 func (x *ListKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[6]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -788,7 +966,7 @@ func (x *ListKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListKeysRequest) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{6}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListKeysRequest) GetOwner() string {
@@ -866,7 +1044,7 @@ type ListKeysResponse struct {
 
 func (x *ListKeysResponse) Reset() {
 	*x = ListKeysResponse{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[7]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -878,7 +1056,7 @@ func (x *ListKeysResponse) String() string {
 func (*ListKeysResponse) ProtoMessage() {}
 
 func (x *ListKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[7]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -891,7 +1069,7 @@ func (x *ListKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListKeysResponse) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{7}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListKeysResponse) GetKeys() []*Key {
@@ -922,7 +1100,7 @@ type UpdateKeyRequest struct {
 
 func (x *UpdateKeyRequest) Reset() {
 	*x = UpdateKeyRequest{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[8]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -934,7 +1112,7 @@ func (x *UpdateKeyRequest) String() string {
 func (*UpdateKeyRequest) ProtoMessage() {}
 
 func (x *UpdateKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[8]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -947,7 +1125,7 @@ func (x *UpdateKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateKeyRequest.ProtoReflect.Descriptor instead.
 func (*UpdateKeyRequest) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{8}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UpdateKeyRequest) GetKey() *Key {
@@ -974,7 +1152,7 @@ type UpdateKeyResponse struct {
 
 func (x *UpdateKeyResponse) Reset() {
 	*x = UpdateKeyResponse{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[9]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -986,7 +1164,7 @@ func (x *UpdateKeyResponse) String() string {
 func (*UpdateKeyResponse) ProtoMessage() {}
 
 func (x *UpdateKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[9]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -999,7 +1177,7 @@ func (x *UpdateKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateKeyResponse.ProtoReflect.Descriptor instead.
 func (*UpdateKeyResponse) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{9}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *UpdateKeyResponse) GetKey() *Key {
@@ -1014,14 +1192,16 @@ type RotateKeyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	KeyId string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
 	// Unset means the policy's default grace; zero retires the old secret now.
-	Grace         *durationpb.Duration `protobuf:"bytes,2,opt,name=grace,proto3" json:"grace,omitempty"`
+	Grace *durationpb.Duration `protobuf:"bytes,2,opt,name=grace,proto3" json:"grace,omitempty"`
+	// Also revoke every token issued from the key so far.
+	RevokeIssued  bool `protobuf:"varint,3,opt,name=revoke_issued,json=revokeIssued,proto3" json:"revoke_issued,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RotateKeyRequest) Reset() {
 	*x = RotateKeyRequest{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[10]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1033,7 +1213,7 @@ func (x *RotateKeyRequest) String() string {
 func (*RotateKeyRequest) ProtoMessage() {}
 
 func (x *RotateKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[10]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1046,7 +1226,7 @@ func (x *RotateKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateKeyRequest.ProtoReflect.Descriptor instead.
 func (*RotateKeyRequest) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{10}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RotateKeyRequest) GetKeyId() string {
@@ -1063,6 +1243,13 @@ func (x *RotateKeyRequest) GetGrace() *durationpb.Duration {
 	return nil
 }
 
+func (x *RotateKeyRequest) GetRevokeIssued() bool {
+	if x != nil {
+		return x.RevokeIssued
+	}
+	return false
+}
+
 // RotateKeyResponse carries the updated record and, this one time, the new key.
 type RotateKeyResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1074,7 +1261,7 @@ type RotateKeyResponse struct {
 
 func (x *RotateKeyResponse) Reset() {
 	*x = RotateKeyResponse{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[11]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1086,7 +1273,7 @@ func (x *RotateKeyResponse) String() string {
 func (*RotateKeyResponse) ProtoMessage() {}
 
 func (x *RotateKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[11]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1099,7 +1286,7 @@ func (x *RotateKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateKeyResponse.ProtoReflect.Descriptor instead.
 func (*RotateKeyResponse) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{11}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RotateKeyResponse) GetKey() *Key {
@@ -1127,7 +1314,7 @@ type DisableKeyRequest struct {
 
 func (x *DisableKeyRequest) Reset() {
 	*x = DisableKeyRequest{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[12]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1139,7 +1326,7 @@ func (x *DisableKeyRequest) String() string {
 func (*DisableKeyRequest) ProtoMessage() {}
 
 func (x *DisableKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[12]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1152,7 +1339,7 @@ func (x *DisableKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableKeyRequest.ProtoReflect.Descriptor instead.
 func (*DisableKeyRequest) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{12}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DisableKeyRequest) GetKeyId() string {
@@ -1179,7 +1366,7 @@ type DisableKeyResponse struct {
 
 func (x *DisableKeyResponse) Reset() {
 	*x = DisableKeyResponse{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[13]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1191,7 +1378,7 @@ func (x *DisableKeyResponse) String() string {
 func (*DisableKeyResponse) ProtoMessage() {}
 
 func (x *DisableKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[13]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1204,7 +1391,7 @@ func (x *DisableKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableKeyResponse.ProtoReflect.Descriptor instead.
 func (*DisableKeyResponse) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{13}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DisableKeyResponse) GetKey() *Key {
@@ -1224,7 +1411,7 @@ type EnableKeyRequest struct {
 
 func (x *EnableKeyRequest) Reset() {
 	*x = EnableKeyRequest{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[14]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1236,7 +1423,7 @@ func (x *EnableKeyRequest) String() string {
 func (*EnableKeyRequest) ProtoMessage() {}
 
 func (x *EnableKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[14]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1249,7 +1436,7 @@ func (x *EnableKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableKeyRequest.ProtoReflect.Descriptor instead.
 func (*EnableKeyRequest) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{14}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *EnableKeyRequest) GetKeyId() string {
@@ -1269,7 +1456,7 @@ type EnableKeyResponse struct {
 
 func (x *EnableKeyResponse) Reset() {
 	*x = EnableKeyResponse{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[15]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1281,7 +1468,7 @@ func (x *EnableKeyResponse) String() string {
 func (*EnableKeyResponse) ProtoMessage() {}
 
 func (x *EnableKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[15]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1294,7 +1481,7 @@ func (x *EnableKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableKeyResponse.ProtoReflect.Descriptor instead.
 func (*EnableKeyResponse) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{15}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *EnableKeyResponse) GetKey() *Key {
@@ -1315,7 +1502,7 @@ type AttestKeyRequest struct {
 
 func (x *AttestKeyRequest) Reset() {
 	*x = AttestKeyRequest{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[16]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1327,7 +1514,7 @@ func (x *AttestKeyRequest) String() string {
 func (*AttestKeyRequest) ProtoMessage() {}
 
 func (x *AttestKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[16]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1340,7 +1527,7 @@ func (x *AttestKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttestKeyRequest.ProtoReflect.Descriptor instead.
 func (*AttestKeyRequest) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{16}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AttestKeyRequest) GetKeyId() string {
@@ -1367,7 +1554,7 @@ type AttestKeyResponse struct {
 
 func (x *AttestKeyResponse) Reset() {
 	*x = AttestKeyResponse{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[17]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1379,7 +1566,7 @@ func (x *AttestKeyResponse) String() string {
 func (*AttestKeyResponse) ProtoMessage() {}
 
 func (x *AttestKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[17]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1392,7 +1579,7 @@ func (x *AttestKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttestKeyResponse.ProtoReflect.Descriptor instead.
 func (*AttestKeyResponse) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{17}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *AttestKeyResponse) GetKey() *Key {
@@ -1412,7 +1599,7 @@ type ListKeyHistoryRequest struct {
 
 func (x *ListKeyHistoryRequest) Reset() {
 	*x = ListKeyHistoryRequest{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[18]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1424,7 +1611,7 @@ func (x *ListKeyHistoryRequest) String() string {
 func (*ListKeyHistoryRequest) ProtoMessage() {}
 
 func (x *ListKeyHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[18]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1437,7 +1624,7 @@ func (x *ListKeyHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListKeyHistoryRequest.ProtoReflect.Descriptor instead.
 func (*ListKeyHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{18}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListKeyHistoryRequest) GetKeyId() string {
@@ -1457,7 +1644,7 @@ type ListKeyHistoryResponse struct {
 
 func (x *ListKeyHistoryResponse) Reset() {
 	*x = ListKeyHistoryResponse{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[19]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1469,7 +1656,7 @@ func (x *ListKeyHistoryResponse) String() string {
 func (*ListKeyHistoryResponse) ProtoMessage() {}
 
 func (x *ListKeyHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[19]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1482,7 +1669,7 @@ func (x *ListKeyHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListKeyHistoryResponse.ProtoReflect.Descriptor instead.
 func (*ListKeyHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{19}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListKeyHistoryResponse) GetEvents() []*KeyEvent {
@@ -1509,7 +1696,7 @@ type KeyEvent struct {
 
 func (x *KeyEvent) Reset() {
 	*x = KeyEvent{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[20]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1521,7 +1708,7 @@ func (x *KeyEvent) String() string {
 func (*KeyEvent) ProtoMessage() {}
 
 func (x *KeyEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[20]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1534,7 +1721,7 @@ func (x *KeyEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyEvent.ProtoReflect.Descriptor instead.
 func (*KeyEvent) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{20}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *KeyEvent) GetTime() *timestamppb.Timestamp {
@@ -1583,7 +1770,7 @@ type RevokeKeyRequest struct {
 
 func (x *RevokeKeyRequest) Reset() {
 	*x = RevokeKeyRequest{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[21]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1595,7 +1782,7 @@ func (x *RevokeKeyRequest) String() string {
 func (*RevokeKeyRequest) ProtoMessage() {}
 
 func (x *RevokeKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[21]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1608,7 +1795,7 @@ func (x *RevokeKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeKeyRequest) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{21}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RevokeKeyRequest) GetKeyId() string {
@@ -1635,7 +1822,7 @@ type RevokeKeyResponse struct {
 
 func (x *RevokeKeyResponse) Reset() {
 	*x = RevokeKeyResponse{}
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[22]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1647,7 +1834,7 @@ func (x *RevokeKeyResponse) String() string {
 func (*RevokeKeyResponse) ProtoMessage() {}
 
 func (x *RevokeKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_latchkey_admin_v1_key_proto_msgTypes[22]
+	mi := &file_latchkey_admin_v1_key_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1660,7 +1847,7 @@ func (x *RevokeKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeKeyResponse.ProtoReflect.Descriptor instead.
 func (*RevokeKeyResponse) Descriptor() ([]byte, []int) {
-	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{22}
+	return file_latchkey_admin_v1_key_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RevokeKeyResponse) GetKey() *Key {
@@ -1674,7 +1861,18 @@ var File_latchkey_admin_v1_key_proto protoreflect.FileDescriptor
 
 const file_latchkey_admin_v1_key_proto_rawDesc = "" +
 	"\n" +
-	"\x1blatchkey/admin/v1/key.proto\x12\x11latchkey.admin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa9\v\n" +
+	"\x1blatchkey/admin/v1/key.proto\x12\x11latchkey.admin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe4\x01\n" +
+	"\x13RevokeTokensRequest\x12\x12\n" +
+	"\x03jti\x18\x01 \x01(\tH\x00R\x03jti\x12\x17\n" +
+	"\x06key_id\x18\x02 \x01(\tH\x00R\x05keyId\x12\x1a\n" +
+	"\asubject\x18\x03 \x01(\tH\x00R\asubject\x12!\n" +
+	"\vsigning_kid\x18\x04 \x01(\tH\x00R\n" +
+	"signingKid\x12?\n" +
+	"\rissued_before\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\fissuedBefore\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reasonB\b\n" +
+	"\x06target\"2\n" +
+	"\x14RevokeTokensResponse\x12\x1a\n" +
+	"\brevision\x18\x01 \x01(\x04R\brevision\"\xa9\v\n" +
 	"\x03Key\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x14\n" +
@@ -1763,10 +1961,11 @@ const file_latchkey_admin_v1_key_proto_rawDesc = "" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"=\n" +
 	"\x11UpdateKeyResponse\x12(\n" +
-	"\x03key\x18\x01 \x01(\v2\x16.latchkey.admin.v1.KeyR\x03key\"Z\n" +
+	"\x03key\x18\x01 \x01(\v2\x16.latchkey.admin.v1.KeyR\x03key\"\x7f\n" +
 	"\x10RotateKeyRequest\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12/\n" +
-	"\x05grace\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x05grace\"X\n" +
+	"\x05grace\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x05grace\x12#\n" +
+	"\rrevoke_issued\x18\x03 \x01(\bR\frevokeIssued\"X\n" +
 	"\x11RotateKeyResponse\x12(\n" +
 	"\x03key\x18\x01 \x01(\v2\x16.latchkey.admin.v1.KeyR\x03key\x12\x19\n" +
 	"\broot_key\x18\x02 \x01(\tR\arootKey\"B\n" +
@@ -1811,7 +2010,7 @@ const file_latchkey_admin_v1_key_proto_rawDesc = "" +
 	"\x18REVOCATION_REASON_LEAKED\x10\x02\x12$\n" +
 	" REVOCATION_REASON_DECOMMISSIONED\x10\x03\x12 \n" +
 	"\x1cREVOCATION_REASON_SUPERSEDED\x10\x04\x12\x1b\n" +
-	"\x17REVOCATION_REASON_OTHER\x10\x052\x82\a\n" +
+	"\x17REVOCATION_REASON_OTHER\x10\x052\xe3\a\n" +
 	"\n" +
 	"KeyService\x12V\n" +
 	"\tCreateKey\x12#.latchkey.admin.v1.CreateKeyRequest\x1a$.latchkey.admin.v1.CreateKeyResponse\x12M\n" +
@@ -1824,7 +2023,8 @@ const file_latchkey_admin_v1_key_proto_rawDesc = "" +
 	"DisableKey\x12$.latchkey.admin.v1.DisableKeyRequest\x1a%.latchkey.admin.v1.DisableKeyResponse\x12V\n" +
 	"\tEnableKey\x12#.latchkey.admin.v1.EnableKeyRequest\x1a$.latchkey.admin.v1.EnableKeyResponse\x12V\n" +
 	"\tAttestKey\x12#.latchkey.admin.v1.AttestKeyRequest\x1a$.latchkey.admin.v1.AttestKeyResponse\x12e\n" +
-	"\x0eListKeyHistory\x12(.latchkey.admin.v1.ListKeyHistoryRequest\x1a).latchkey.admin.v1.ListKeyHistoryResponseB>Z<github.com/latchkeyhq/latchkey/gen/latchkey/admin/v1;adminv1b\x06proto3"
+	"\x0eListKeyHistory\x12(.latchkey.admin.v1.ListKeyHistoryRequest\x1a).latchkey.admin.v1.ListKeyHistoryResponse\x12_\n" +
+	"\fRevokeTokens\x12&.latchkey.admin.v1.RevokeTokensRequest\x1a'.latchkey.admin.v1.RevokeTokensResponseB>Z<github.com/latchkeyhq/latchkey/gen/latchkey/admin/v1;adminv1b\x06proto3"
 
 var (
 	file_latchkey_admin_v1_key_proto_rawDescOnce sync.Once
@@ -1839,106 +2039,111 @@ func file_latchkey_admin_v1_key_proto_rawDescGZIP() []byte {
 }
 
 var file_latchkey_admin_v1_key_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_latchkey_admin_v1_key_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_latchkey_admin_v1_key_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_latchkey_admin_v1_key_proto_goTypes = []any{
 	(KeyState)(0),                  // 0: latchkey.admin.v1.KeyState
 	(RevocationReason)(0),          // 1: latchkey.admin.v1.RevocationReason
-	(*Key)(nil),                    // 2: latchkey.admin.v1.Key
-	(*RateLimit)(nil),              // 3: latchkey.admin.v1.RateLimit
-	(*CreateKeyRequest)(nil),       // 4: latchkey.admin.v1.CreateKeyRequest
-	(*CreateKeyResponse)(nil),      // 5: latchkey.admin.v1.CreateKeyResponse
-	(*GetKeyRequest)(nil),          // 6: latchkey.admin.v1.GetKeyRequest
-	(*GetKeyResponse)(nil),         // 7: latchkey.admin.v1.GetKeyResponse
-	(*ListKeysRequest)(nil),        // 8: latchkey.admin.v1.ListKeysRequest
-	(*ListKeysResponse)(nil),       // 9: latchkey.admin.v1.ListKeysResponse
-	(*UpdateKeyRequest)(nil),       // 10: latchkey.admin.v1.UpdateKeyRequest
-	(*UpdateKeyResponse)(nil),      // 11: latchkey.admin.v1.UpdateKeyResponse
-	(*RotateKeyRequest)(nil),       // 12: latchkey.admin.v1.RotateKeyRequest
-	(*RotateKeyResponse)(nil),      // 13: latchkey.admin.v1.RotateKeyResponse
-	(*DisableKeyRequest)(nil),      // 14: latchkey.admin.v1.DisableKeyRequest
-	(*DisableKeyResponse)(nil),     // 15: latchkey.admin.v1.DisableKeyResponse
-	(*EnableKeyRequest)(nil),       // 16: latchkey.admin.v1.EnableKeyRequest
-	(*EnableKeyResponse)(nil),      // 17: latchkey.admin.v1.EnableKeyResponse
-	(*AttestKeyRequest)(nil),       // 18: latchkey.admin.v1.AttestKeyRequest
-	(*AttestKeyResponse)(nil),      // 19: latchkey.admin.v1.AttestKeyResponse
-	(*ListKeyHistoryRequest)(nil),  // 20: latchkey.admin.v1.ListKeyHistoryRequest
-	(*ListKeyHistoryResponse)(nil), // 21: latchkey.admin.v1.ListKeyHistoryResponse
-	(*KeyEvent)(nil),               // 22: latchkey.admin.v1.KeyEvent
-	(*RevokeKeyRequest)(nil),       // 23: latchkey.admin.v1.RevokeKeyRequest
-	(*RevokeKeyResponse)(nil),      // 24: latchkey.admin.v1.RevokeKeyResponse
-	nil,                            // 25: latchkey.admin.v1.Key.LabelsEntry
-	nil,                            // 26: latchkey.admin.v1.CreateKeyRequest.LabelsEntry
-	(*durationpb.Duration)(nil),    // 27: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),  // 28: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),  // 29: google.protobuf.FieldMask
+	(*RevokeTokensRequest)(nil),    // 2: latchkey.admin.v1.RevokeTokensRequest
+	(*RevokeTokensResponse)(nil),   // 3: latchkey.admin.v1.RevokeTokensResponse
+	(*Key)(nil),                    // 4: latchkey.admin.v1.Key
+	(*RateLimit)(nil),              // 5: latchkey.admin.v1.RateLimit
+	(*CreateKeyRequest)(nil),       // 6: latchkey.admin.v1.CreateKeyRequest
+	(*CreateKeyResponse)(nil),      // 7: latchkey.admin.v1.CreateKeyResponse
+	(*GetKeyRequest)(nil),          // 8: latchkey.admin.v1.GetKeyRequest
+	(*GetKeyResponse)(nil),         // 9: latchkey.admin.v1.GetKeyResponse
+	(*ListKeysRequest)(nil),        // 10: latchkey.admin.v1.ListKeysRequest
+	(*ListKeysResponse)(nil),       // 11: latchkey.admin.v1.ListKeysResponse
+	(*UpdateKeyRequest)(nil),       // 12: latchkey.admin.v1.UpdateKeyRequest
+	(*UpdateKeyResponse)(nil),      // 13: latchkey.admin.v1.UpdateKeyResponse
+	(*RotateKeyRequest)(nil),       // 14: latchkey.admin.v1.RotateKeyRequest
+	(*RotateKeyResponse)(nil),      // 15: latchkey.admin.v1.RotateKeyResponse
+	(*DisableKeyRequest)(nil),      // 16: latchkey.admin.v1.DisableKeyRequest
+	(*DisableKeyResponse)(nil),     // 17: latchkey.admin.v1.DisableKeyResponse
+	(*EnableKeyRequest)(nil),       // 18: latchkey.admin.v1.EnableKeyRequest
+	(*EnableKeyResponse)(nil),      // 19: latchkey.admin.v1.EnableKeyResponse
+	(*AttestKeyRequest)(nil),       // 20: latchkey.admin.v1.AttestKeyRequest
+	(*AttestKeyResponse)(nil),      // 21: latchkey.admin.v1.AttestKeyResponse
+	(*ListKeyHistoryRequest)(nil),  // 22: latchkey.admin.v1.ListKeyHistoryRequest
+	(*ListKeyHistoryResponse)(nil), // 23: latchkey.admin.v1.ListKeyHistoryResponse
+	(*KeyEvent)(nil),               // 24: latchkey.admin.v1.KeyEvent
+	(*RevokeKeyRequest)(nil),       // 25: latchkey.admin.v1.RevokeKeyRequest
+	(*RevokeKeyResponse)(nil),      // 26: latchkey.admin.v1.RevokeKeyResponse
+	nil,                            // 27: latchkey.admin.v1.Key.LabelsEntry
+	nil,                            // 28: latchkey.admin.v1.CreateKeyRequest.LabelsEntry
+	(*timestamppb.Timestamp)(nil),  // 29: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),    // 30: google.protobuf.Duration
+	(*fieldmaskpb.FieldMask)(nil),  // 31: google.protobuf.FieldMask
 }
 var file_latchkey_admin_v1_key_proto_depIdxs = []int32{
-	25, // 0: latchkey.admin.v1.Key.labels:type_name -> latchkey.admin.v1.Key.LabelsEntry
-	27, // 1: latchkey.admin.v1.Key.max_ttl:type_name -> google.protobuf.Duration
-	0,  // 2: latchkey.admin.v1.Key.state:type_name -> latchkey.admin.v1.KeyState
-	1,  // 3: latchkey.admin.v1.Key.revocation_reason:type_name -> latchkey.admin.v1.RevocationReason
-	28, // 4: latchkey.admin.v1.Key.created_at:type_name -> google.protobuf.Timestamp
-	28, // 5: latchkey.admin.v1.Key.expires_at:type_name -> google.protobuf.Timestamp
-	28, // 6: latchkey.admin.v1.Key.revoked_at:type_name -> google.protobuf.Timestamp
-	28, // 7: latchkey.admin.v1.Key.last_used_at:type_name -> google.protobuf.Timestamp
-	28, // 8: latchkey.admin.v1.Key.last_attested_at:type_name -> google.protobuf.Timestamp
-	27, // 9: latchkey.admin.v1.Key.rotation_period:type_name -> google.protobuf.Duration
-	28, // 10: latchkey.admin.v1.Key.rotation_due_at:type_name -> google.protobuf.Timestamp
-	28, // 11: latchkey.admin.v1.Key.rotated_at:type_name -> google.protobuf.Timestamp
-	28, // 12: latchkey.admin.v1.Key.grace_deadline:type_name -> google.protobuf.Timestamp
-	3,  // 13: latchkey.admin.v1.Key.rate_limit:type_name -> latchkey.admin.v1.RateLimit
-	28, // 14: latchkey.admin.v1.Key.disabled_at:type_name -> google.protobuf.Timestamp
-	28, // 15: latchkey.admin.v1.Key.attestation_due_at:type_name -> google.protobuf.Timestamp
-	28, // 16: latchkey.admin.v1.Key.unused_disable_at:type_name -> google.protobuf.Timestamp
-	27, // 17: latchkey.admin.v1.CreateKeyRequest.max_ttl:type_name -> google.protobuf.Duration
-	26, // 18: latchkey.admin.v1.CreateKeyRequest.labels:type_name -> latchkey.admin.v1.CreateKeyRequest.LabelsEntry
-	28, // 19: latchkey.admin.v1.CreateKeyRequest.expires_at:type_name -> google.protobuf.Timestamp
-	27, // 20: latchkey.admin.v1.CreateKeyRequest.lifetime:type_name -> google.protobuf.Duration
-	27, // 21: latchkey.admin.v1.CreateKeyRequest.rotation_period:type_name -> google.protobuf.Duration
-	3,  // 22: latchkey.admin.v1.CreateKeyRequest.rate_limit:type_name -> latchkey.admin.v1.RateLimit
-	2,  // 23: latchkey.admin.v1.CreateKeyResponse.key:type_name -> latchkey.admin.v1.Key
-	2,  // 24: latchkey.admin.v1.GetKeyResponse.key:type_name -> latchkey.admin.v1.Key
-	0,  // 25: latchkey.admin.v1.ListKeysRequest.state:type_name -> latchkey.admin.v1.KeyState
-	28, // 26: latchkey.admin.v1.ListKeysRequest.unused_since:type_name -> google.protobuf.Timestamp
-	28, // 27: latchkey.admin.v1.ListKeysRequest.expiring_before:type_name -> google.protobuf.Timestamp
-	2,  // 28: latchkey.admin.v1.ListKeysResponse.keys:type_name -> latchkey.admin.v1.Key
-	2,  // 29: latchkey.admin.v1.UpdateKeyRequest.key:type_name -> latchkey.admin.v1.Key
-	29, // 30: latchkey.admin.v1.UpdateKeyRequest.update_mask:type_name -> google.protobuf.FieldMask
-	2,  // 31: latchkey.admin.v1.UpdateKeyResponse.key:type_name -> latchkey.admin.v1.Key
-	27, // 32: latchkey.admin.v1.RotateKeyRequest.grace:type_name -> google.protobuf.Duration
-	2,  // 33: latchkey.admin.v1.RotateKeyResponse.key:type_name -> latchkey.admin.v1.Key
-	2,  // 34: latchkey.admin.v1.DisableKeyResponse.key:type_name -> latchkey.admin.v1.Key
-	2,  // 35: latchkey.admin.v1.EnableKeyResponse.key:type_name -> latchkey.admin.v1.Key
-	2,  // 36: latchkey.admin.v1.AttestKeyResponse.key:type_name -> latchkey.admin.v1.Key
-	22, // 37: latchkey.admin.v1.ListKeyHistoryResponse.events:type_name -> latchkey.admin.v1.KeyEvent
-	28, // 38: latchkey.admin.v1.KeyEvent.time:type_name -> google.protobuf.Timestamp
-	1,  // 39: latchkey.admin.v1.RevokeKeyRequest.reason:type_name -> latchkey.admin.v1.RevocationReason
-	2,  // 40: latchkey.admin.v1.RevokeKeyResponse.key:type_name -> latchkey.admin.v1.Key
-	4,  // 41: latchkey.admin.v1.KeyService.CreateKey:input_type -> latchkey.admin.v1.CreateKeyRequest
-	6,  // 42: latchkey.admin.v1.KeyService.GetKey:input_type -> latchkey.admin.v1.GetKeyRequest
-	8,  // 43: latchkey.admin.v1.KeyService.ListKeys:input_type -> latchkey.admin.v1.ListKeysRequest
-	10, // 44: latchkey.admin.v1.KeyService.UpdateKey:input_type -> latchkey.admin.v1.UpdateKeyRequest
-	12, // 45: latchkey.admin.v1.KeyService.RotateKey:input_type -> latchkey.admin.v1.RotateKeyRequest
-	23, // 46: latchkey.admin.v1.KeyService.RevokeKey:input_type -> latchkey.admin.v1.RevokeKeyRequest
-	14, // 47: latchkey.admin.v1.KeyService.DisableKey:input_type -> latchkey.admin.v1.DisableKeyRequest
-	16, // 48: latchkey.admin.v1.KeyService.EnableKey:input_type -> latchkey.admin.v1.EnableKeyRequest
-	18, // 49: latchkey.admin.v1.KeyService.AttestKey:input_type -> latchkey.admin.v1.AttestKeyRequest
-	20, // 50: latchkey.admin.v1.KeyService.ListKeyHistory:input_type -> latchkey.admin.v1.ListKeyHistoryRequest
-	5,  // 51: latchkey.admin.v1.KeyService.CreateKey:output_type -> latchkey.admin.v1.CreateKeyResponse
-	7,  // 52: latchkey.admin.v1.KeyService.GetKey:output_type -> latchkey.admin.v1.GetKeyResponse
-	9,  // 53: latchkey.admin.v1.KeyService.ListKeys:output_type -> latchkey.admin.v1.ListKeysResponse
-	11, // 54: latchkey.admin.v1.KeyService.UpdateKey:output_type -> latchkey.admin.v1.UpdateKeyResponse
-	13, // 55: latchkey.admin.v1.KeyService.RotateKey:output_type -> latchkey.admin.v1.RotateKeyResponse
-	24, // 56: latchkey.admin.v1.KeyService.RevokeKey:output_type -> latchkey.admin.v1.RevokeKeyResponse
-	15, // 57: latchkey.admin.v1.KeyService.DisableKey:output_type -> latchkey.admin.v1.DisableKeyResponse
-	17, // 58: latchkey.admin.v1.KeyService.EnableKey:output_type -> latchkey.admin.v1.EnableKeyResponse
-	19, // 59: latchkey.admin.v1.KeyService.AttestKey:output_type -> latchkey.admin.v1.AttestKeyResponse
-	21, // 60: latchkey.admin.v1.KeyService.ListKeyHistory:output_type -> latchkey.admin.v1.ListKeyHistoryResponse
-	51, // [51:61] is the sub-list for method output_type
-	41, // [41:51] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	29, // 0: latchkey.admin.v1.RevokeTokensRequest.issued_before:type_name -> google.protobuf.Timestamp
+	27, // 1: latchkey.admin.v1.Key.labels:type_name -> latchkey.admin.v1.Key.LabelsEntry
+	30, // 2: latchkey.admin.v1.Key.max_ttl:type_name -> google.protobuf.Duration
+	0,  // 3: latchkey.admin.v1.Key.state:type_name -> latchkey.admin.v1.KeyState
+	1,  // 4: latchkey.admin.v1.Key.revocation_reason:type_name -> latchkey.admin.v1.RevocationReason
+	29, // 5: latchkey.admin.v1.Key.created_at:type_name -> google.protobuf.Timestamp
+	29, // 6: latchkey.admin.v1.Key.expires_at:type_name -> google.protobuf.Timestamp
+	29, // 7: latchkey.admin.v1.Key.revoked_at:type_name -> google.protobuf.Timestamp
+	29, // 8: latchkey.admin.v1.Key.last_used_at:type_name -> google.protobuf.Timestamp
+	29, // 9: latchkey.admin.v1.Key.last_attested_at:type_name -> google.protobuf.Timestamp
+	30, // 10: latchkey.admin.v1.Key.rotation_period:type_name -> google.protobuf.Duration
+	29, // 11: latchkey.admin.v1.Key.rotation_due_at:type_name -> google.protobuf.Timestamp
+	29, // 12: latchkey.admin.v1.Key.rotated_at:type_name -> google.protobuf.Timestamp
+	29, // 13: latchkey.admin.v1.Key.grace_deadline:type_name -> google.protobuf.Timestamp
+	5,  // 14: latchkey.admin.v1.Key.rate_limit:type_name -> latchkey.admin.v1.RateLimit
+	29, // 15: latchkey.admin.v1.Key.disabled_at:type_name -> google.protobuf.Timestamp
+	29, // 16: latchkey.admin.v1.Key.attestation_due_at:type_name -> google.protobuf.Timestamp
+	29, // 17: latchkey.admin.v1.Key.unused_disable_at:type_name -> google.protobuf.Timestamp
+	30, // 18: latchkey.admin.v1.CreateKeyRequest.max_ttl:type_name -> google.protobuf.Duration
+	28, // 19: latchkey.admin.v1.CreateKeyRequest.labels:type_name -> latchkey.admin.v1.CreateKeyRequest.LabelsEntry
+	29, // 20: latchkey.admin.v1.CreateKeyRequest.expires_at:type_name -> google.protobuf.Timestamp
+	30, // 21: latchkey.admin.v1.CreateKeyRequest.lifetime:type_name -> google.protobuf.Duration
+	30, // 22: latchkey.admin.v1.CreateKeyRequest.rotation_period:type_name -> google.protobuf.Duration
+	5,  // 23: latchkey.admin.v1.CreateKeyRequest.rate_limit:type_name -> latchkey.admin.v1.RateLimit
+	4,  // 24: latchkey.admin.v1.CreateKeyResponse.key:type_name -> latchkey.admin.v1.Key
+	4,  // 25: latchkey.admin.v1.GetKeyResponse.key:type_name -> latchkey.admin.v1.Key
+	0,  // 26: latchkey.admin.v1.ListKeysRequest.state:type_name -> latchkey.admin.v1.KeyState
+	29, // 27: latchkey.admin.v1.ListKeysRequest.unused_since:type_name -> google.protobuf.Timestamp
+	29, // 28: latchkey.admin.v1.ListKeysRequest.expiring_before:type_name -> google.protobuf.Timestamp
+	4,  // 29: latchkey.admin.v1.ListKeysResponse.keys:type_name -> latchkey.admin.v1.Key
+	4,  // 30: latchkey.admin.v1.UpdateKeyRequest.key:type_name -> latchkey.admin.v1.Key
+	31, // 31: latchkey.admin.v1.UpdateKeyRequest.update_mask:type_name -> google.protobuf.FieldMask
+	4,  // 32: latchkey.admin.v1.UpdateKeyResponse.key:type_name -> latchkey.admin.v1.Key
+	30, // 33: latchkey.admin.v1.RotateKeyRequest.grace:type_name -> google.protobuf.Duration
+	4,  // 34: latchkey.admin.v1.RotateKeyResponse.key:type_name -> latchkey.admin.v1.Key
+	4,  // 35: latchkey.admin.v1.DisableKeyResponse.key:type_name -> latchkey.admin.v1.Key
+	4,  // 36: latchkey.admin.v1.EnableKeyResponse.key:type_name -> latchkey.admin.v1.Key
+	4,  // 37: latchkey.admin.v1.AttestKeyResponse.key:type_name -> latchkey.admin.v1.Key
+	24, // 38: latchkey.admin.v1.ListKeyHistoryResponse.events:type_name -> latchkey.admin.v1.KeyEvent
+	29, // 39: latchkey.admin.v1.KeyEvent.time:type_name -> google.protobuf.Timestamp
+	1,  // 40: latchkey.admin.v1.RevokeKeyRequest.reason:type_name -> latchkey.admin.v1.RevocationReason
+	4,  // 41: latchkey.admin.v1.RevokeKeyResponse.key:type_name -> latchkey.admin.v1.Key
+	6,  // 42: latchkey.admin.v1.KeyService.CreateKey:input_type -> latchkey.admin.v1.CreateKeyRequest
+	8,  // 43: latchkey.admin.v1.KeyService.GetKey:input_type -> latchkey.admin.v1.GetKeyRequest
+	10, // 44: latchkey.admin.v1.KeyService.ListKeys:input_type -> latchkey.admin.v1.ListKeysRequest
+	12, // 45: latchkey.admin.v1.KeyService.UpdateKey:input_type -> latchkey.admin.v1.UpdateKeyRequest
+	14, // 46: latchkey.admin.v1.KeyService.RotateKey:input_type -> latchkey.admin.v1.RotateKeyRequest
+	25, // 47: latchkey.admin.v1.KeyService.RevokeKey:input_type -> latchkey.admin.v1.RevokeKeyRequest
+	16, // 48: latchkey.admin.v1.KeyService.DisableKey:input_type -> latchkey.admin.v1.DisableKeyRequest
+	18, // 49: latchkey.admin.v1.KeyService.EnableKey:input_type -> latchkey.admin.v1.EnableKeyRequest
+	20, // 50: latchkey.admin.v1.KeyService.AttestKey:input_type -> latchkey.admin.v1.AttestKeyRequest
+	22, // 51: latchkey.admin.v1.KeyService.ListKeyHistory:input_type -> latchkey.admin.v1.ListKeyHistoryRequest
+	2,  // 52: latchkey.admin.v1.KeyService.RevokeTokens:input_type -> latchkey.admin.v1.RevokeTokensRequest
+	7,  // 53: latchkey.admin.v1.KeyService.CreateKey:output_type -> latchkey.admin.v1.CreateKeyResponse
+	9,  // 54: latchkey.admin.v1.KeyService.GetKey:output_type -> latchkey.admin.v1.GetKeyResponse
+	11, // 55: latchkey.admin.v1.KeyService.ListKeys:output_type -> latchkey.admin.v1.ListKeysResponse
+	13, // 56: latchkey.admin.v1.KeyService.UpdateKey:output_type -> latchkey.admin.v1.UpdateKeyResponse
+	15, // 57: latchkey.admin.v1.KeyService.RotateKey:output_type -> latchkey.admin.v1.RotateKeyResponse
+	26, // 58: latchkey.admin.v1.KeyService.RevokeKey:output_type -> latchkey.admin.v1.RevokeKeyResponse
+	17, // 59: latchkey.admin.v1.KeyService.DisableKey:output_type -> latchkey.admin.v1.DisableKeyResponse
+	19, // 60: latchkey.admin.v1.KeyService.EnableKey:output_type -> latchkey.admin.v1.EnableKeyResponse
+	21, // 61: latchkey.admin.v1.KeyService.AttestKey:output_type -> latchkey.admin.v1.AttestKeyResponse
+	23, // 62: latchkey.admin.v1.KeyService.ListKeyHistory:output_type -> latchkey.admin.v1.ListKeyHistoryResponse
+	3,  // 63: latchkey.admin.v1.KeyService.RevokeTokens:output_type -> latchkey.admin.v1.RevokeTokensResponse
+	53, // [53:64] is the sub-list for method output_type
+	42, // [42:53] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_latchkey_admin_v1_key_proto_init() }
@@ -1946,13 +2151,19 @@ func file_latchkey_admin_v1_key_proto_init() {
 	if File_latchkey_admin_v1_key_proto != nil {
 		return
 	}
+	file_latchkey_admin_v1_key_proto_msgTypes[0].OneofWrappers = []any{
+		(*RevokeTokensRequest_Jti)(nil),
+		(*RevokeTokensRequest_KeyId)(nil),
+		(*RevokeTokensRequest_Subject)(nil),
+		(*RevokeTokensRequest_SigningKid)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_latchkey_admin_v1_key_proto_rawDesc), len(file_latchkey_admin_v1_key_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   25,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -29,6 +29,7 @@ const (
 	KeyService_EnableKey_FullMethodName      = "/latchkey.admin.v1.KeyService/EnableKey"
 	KeyService_AttestKey_FullMethodName      = "/latchkey.admin.v1.KeyService/AttestKey"
 	KeyService_ListKeyHistory_FullMethodName = "/latchkey.admin.v1.KeyService/ListKeyHistory"
+	KeyService_RevokeTokens_FullMethodName   = "/latchkey.admin.v1.KeyService/RevokeTokens"
 )
 
 // KeyServiceClient is the client API for KeyService service.
@@ -74,6 +75,11 @@ type KeyServiceClient interface {
 	// ListKeyHistory returns what happened to a key, newest first.
 	// Callers: mTLS identities with the `admin` role.
 	ListKeyHistory(ctx context.Context, in *ListKeyHistoryRequest, opts ...grpc.CallOption) (*ListKeyHistoryResponse, error)
+	// RevokeTokens revokes tokens without revoking a key: one token by jti,
+	// every token of a root key or of a subject issued before a time, or every
+	// token signed by a signing key. Durable before the call returns.
+	// Callers: mTLS identities with the `admin` role.
+	RevokeTokens(ctx context.Context, in *RevokeTokensRequest, opts ...grpc.CallOption) (*RevokeTokensResponse, error)
 }
 
 type keyServiceClient struct {
@@ -184,6 +190,16 @@ func (c *keyServiceClient) ListKeyHistory(ctx context.Context, in *ListKeyHistor
 	return out, nil
 }
 
+func (c *keyServiceClient) RevokeTokens(ctx context.Context, in *RevokeTokensRequest, opts ...grpc.CallOption) (*RevokeTokensResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeTokensResponse)
+	err := c.cc.Invoke(ctx, KeyService_RevokeTokens_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // KeyServiceServer is the server API for KeyService service.
 // All implementations must embed UnimplementedKeyServiceServer
 // for forward compatibility.
@@ -227,6 +243,11 @@ type KeyServiceServer interface {
 	// ListKeyHistory returns what happened to a key, newest first.
 	// Callers: mTLS identities with the `admin` role.
 	ListKeyHistory(context.Context, *ListKeyHistoryRequest) (*ListKeyHistoryResponse, error)
+	// RevokeTokens revokes tokens without revoking a key: one token by jti,
+	// every token of a root key or of a subject issued before a time, or every
+	// token signed by a signing key. Durable before the call returns.
+	// Callers: mTLS identities with the `admin` role.
+	RevokeTokens(context.Context, *RevokeTokensRequest) (*RevokeTokensResponse, error)
 	mustEmbedUnimplementedKeyServiceServer()
 }
 
@@ -266,6 +287,9 @@ func (UnimplementedKeyServiceServer) AttestKey(context.Context, *AttestKeyReques
 }
 func (UnimplementedKeyServiceServer) ListKeyHistory(context.Context, *ListKeyHistoryRequest) (*ListKeyHistoryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListKeyHistory not implemented")
+}
+func (UnimplementedKeyServiceServer) RevokeTokens(context.Context, *RevokeTokensRequest) (*RevokeTokensResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeTokens not implemented")
 }
 func (UnimplementedKeyServiceServer) mustEmbedUnimplementedKeyServiceServer() {}
 func (UnimplementedKeyServiceServer) testEmbeddedByValue()                    {}
@@ -468,6 +492,24 @@ func _KeyService_ListKeyHistory_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _KeyService_RevokeTokens_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeTokensRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyServiceServer).RevokeTokens(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyService_RevokeTokens_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyServiceServer).RevokeTokens(ctx, req.(*RevokeTokensRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // KeyService_ServiceDesc is the grpc.ServiceDesc for KeyService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -514,6 +556,10 @@ var KeyService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListKeyHistory",
 			Handler:    _KeyService_ListKeyHistory_Handler,
+		},
+		{
+			MethodName: "RevokeTokens",
+			Handler:    _KeyService_RevokeTokens_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

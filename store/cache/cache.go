@@ -1,0 +1,201 @@
+package cache
+
+import (
+	"container/list"
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/latchkeyhq/latchkey/store"
+)
+
+var _ store.Store = (*Store)(nil)
+
+// DefaultMaxEntries bounds the cache when New is given no positive size.
+const DefaultMaxEntries = 100_000
+
+// Store wraps a store.Store; GetKey is answered from memory after the first
+// read. CreateKey, UpdateKey and RecordUsage go through to the inner store
+// and then drop the cached records they touched; every other method passes
+// through.
+type Store struct {
+	inner store.Store
+	max   int
+
+	mu     sync.Mutex
+	closed bool
+	// lru holds *entry values, most recently used at the front.
+	lru  *list.List
+	byID map[string]*list.Element
+	// writes counts completed writes. A read that started before a write
+	// finished may have seen the old record, so it is not cached.
+	writes uint64
+}
+
+type entry struct {
+	id  string
+	rec store.KeyRecord
+}
+
+// New wraps inner, keeping at most maxEntries records (least recently used
+// evicted first); maxEntries <= 0 means DefaultMaxEntries.
+func New(inner store.Store, maxEntries int) *Store {
+	if maxEntries <= 0 {
+		maxEntries = DefaultMaxEntries
+	}
+	return &Store{inner: inner, max: maxEntries, lru: list.New(), byID: make(map[string]*list.Element)}
+}
+
+// Len reports how many records are cached.
+func (s *Store) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lru.Len()
+}
+
+// GetKey answers from memory when it can, and otherwise reads the inner
+// store and remembers the record it found.
+func (s *Store) GetKey(ctx context.Context, id string) (store.KeyRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return store.KeyRecord{}, err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return store.KeyRecord{}, errClosed
+	}
+	if el, ok := s.byID[id]; ok {
+		s.lru.MoveToFront(el)
+		rec := el.Value.(*entry).rec.Clone()
+		s.mu.Unlock()
+		return rec, nil
+	}
+	start := s.writes
+	s.mu.Unlock()
+
+	rec, err := s.inner.GetKey(ctx, id)
+	if err != nil {
+		return store.KeyRecord{}, err
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed && s.writes == start {
+		s.add(id, rec.Clone())
+	}
+	return rec, nil
+}
+
+// add stores rec under id; the caller holds mu.
+func (s *Store) add(id string, rec store.KeyRecord) {
+	if el, ok := s.byID[id]; ok {
+		// Another reader filled it first; both read after the last write.
+		el.Value.(*entry).rec = rec
+		s.lru.MoveToFront(el)
+		return
+	}
+	s.byID[id] = s.lru.PushFront(&entry{id: id, rec: rec})
+	for s.lru.Len() > s.max {
+		oldest := s.lru.Back()
+		s.lru.Remove(oldest)
+		delete(s.byID, oldest.Value.(*entry).id)
+	}
+}
+
+// drop forgets ids after a write to them, whether or not the write
+// reported success: a failed commit may still have reached the disk.
+func (s *Store) drop(ids ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writes++
+	for _, id := range ids {
+		if el, ok := s.byID[id]; ok {
+			s.lru.Remove(el)
+			delete(s.byID, id)
+		}
+	}
+}
+
+// CreateKey creates the record in the inner store. The record is cached on
+// its first GetKey, in the form the inner store returns.
+func (s *Store) CreateKey(ctx context.Context, rec store.KeyRecord) error {
+	defer s.drop(rec.ID)
+	return s.inner.CreateKey(ctx, rec)
+}
+
+// UpdateKey updates the record in the inner store and drops the cached
+// copy, so the next GetKey reads what was stored.
+func (s *Store) UpdateKey(ctx context.Context, id string, fn func(*store.KeyRecord) error) (store.KeyRecord, error) {
+	defer s.drop(id)
+	return s.inner.UpdateKey(ctx, id, fn)
+}
+
+// RecordUsage folds usage in the inner store and drops every cached record
+// it named.
+func (s *Store) RecordUsage(ctx context.Context, usage []store.KeyUsage) error {
+	ids := make([]string, len(usage))
+	for i, u := range usage {
+		ids[i] = u.ID
+	}
+	defer s.drop(ids...)
+	return s.inner.RecordUsage(ctx, usage)
+}
+
+// ListKeys passes through: pages are read rarely, by administrators.
+func (s *Store) ListKeys(ctx context.Context, q store.KeyQuery) (store.KeyPage, error) {
+	return s.inner.ListKeys(ctx, q)
+}
+
+// RevokeToken passes through.
+func (s *Store) RevokeToken(ctx context.Context, jti string, until time.Time) error {
+	return s.inner.RevokeToken(ctx, jti, until)
+}
+
+// IsTokenRevoked passes through.
+func (s *Store) IsTokenRevoked(ctx context.Context, jti string) (bool, error) {
+	return s.inner.IsTokenRevoked(ctx, jti)
+}
+
+// AppendRevocation passes through.
+func (s *Store) AppendRevocation(ctx context.Context, r store.Revocation) (store.Revocation, error) {
+	return s.inner.AppendRevocation(ctx, r)
+}
+
+// LoadRevocations passes through.
+func (s *Store) LoadRevocations(ctx context.Context) ([]store.Revocation, uint64, error) {
+	return s.inner.LoadRevocations(ctx)
+}
+
+// PutSigningKey passes through.
+func (s *Store) PutSigningKey(ctx context.Context, rec store.SigningKeyRecord) error {
+	return s.inner.PutSigningKey(ctx, rec)
+}
+
+// ListSigningKeys passes through.
+func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKeyRecord, error) {
+	return s.inner.ListSigningKeys(ctx)
+}
+
+// UpdateSigningKey passes through.
+func (s *Store) UpdateSigningKey(ctx context.Context, kid string, fn func(*store.SigningKeyRecord) error) (store.SigningKeyRecord, error) {
+	return s.inner.UpdateSigningKey(ctx, kid, fn)
+}
+
+// DeleteSigningKey passes through.
+func (s *Store) DeleteSigningKey(ctx context.Context, kid string) error {
+	return s.inner.DeleteSigningKey(ctx, kid)
+}
+
+var errClosed = fmt.Errorf("%w: store is closed", store.ErrUnavailable)
+
+// Close empties the cache, so GetKey stops answering, and closes the inner
+// store.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.lru.Init()
+	clear(s.byID)
+	s.mu.Unlock()
+	return s.inner.Close()
+}
