@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -97,44 +99,40 @@ any token that is not valid.`,
 			if err := checkOutput(cf.output, "text", "json"); err != nil {
 				return err
 			}
-			file := tokenFile
-			if file == "" && !envSet("LATCHKEY_TOKEN") {
-				file = "-"
-			}
-			tok, err := readSecret(file, "LATCHKEY_TOKEN", "token", cmd.InOrStdin())
+			tok, err := readToken(cmd, tokenFile)
 			if err != nil {
 				return err
 			}
-			conn, err := cf.dial()
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			resp, err := latchkeyv1.NewTokenServiceClient(conn).IntrospectToken(cmd.Context(),
-				&latchkeyv1.IntrospectTokenRequest{Token: tok})
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if cf.output == "json" {
-				return printJSON(out, resp)
-			}
-			fmt.Fprintf(out, "active:     %t\n", resp.GetActive())
-			if !resp.GetActive() {
-				return nil
-			}
-			fmt.Fprintf(out, "sub:        %s\n", resp.GetSub())
-			fmt.Fprintf(out, "client_id:  %s\n", resp.GetClientId())
-			fmt.Fprintf(out, "scope:      %s\n", resp.GetScope())
-			fmt.Fprintf(out, "aud:        %s\n", strings.Join(resp.GetAud(), " "))
-			fmt.Fprintf(out, "iss:        %s\n", resp.GetIss())
-			fmt.Fprintf(out, "jti:        %s\n", resp.GetJti())
-			fmt.Fprintf(out, "expires at: %s\n", time.Unix(resp.GetExp(), 0).UTC().Format(time.RFC3339))
-			fmt.Fprintf(out, "cnf x5t#S256: %s\n", resp.GetCnfX5TS256())
-			return nil
+			return clientRun(cmd, &cf, latchkeyv1.NewTokenServiceClient, func(ctx context.Context, c latchkeyv1.TokenServiceClient) (*latchkeyv1.IntrospectTokenResponse, error) {
+				return c.IntrospectToken(ctx, &latchkeyv1.IntrospectTokenRequest{Token: tok})
+			}, printIntrospection)
 		},
 	}
 	cf.register(cmd, "admin", "text, json")
 	cmd.Flags().StringVar(&tokenFile, "token-file", "", "file holding the token (- for stdin)")
 	return cmd
+}
+
+// readToken takes a token from --token-file, else LATCHKEY_TOKEN, else stdin.
+func readToken(cmd *cobra.Command, tokenFile string) (string, error) {
+	file := tokenFile
+	if file == "" && !envSet("LATCHKEY_TOKEN") {
+		file = "-"
+	}
+	return readSecret(file, "LATCHKEY_TOKEN", "token", cmd.InOrStdin())
+}
+
+func printIntrospection(out io.Writer, resp *latchkeyv1.IntrospectTokenResponse) {
+	fmt.Fprintf(out, "active:     %t\n", resp.GetActive())
+	if !resp.GetActive() {
+		return
+	}
+	fmt.Fprintf(out, "sub:        %s\n", resp.GetSub())
+	fmt.Fprintf(out, "client_id:  %s\n", resp.GetClientId())
+	fmt.Fprintf(out, "scope:      %s\n", resp.GetScope())
+	fmt.Fprintf(out, "aud:        %s\n", strings.Join(resp.GetAud(), " "))
+	fmt.Fprintf(out, "iss:        %s\n", resp.GetIss())
+	fmt.Fprintf(out, "jti:        %s\n", resp.GetJti())
+	fmt.Fprintf(out, "expires at: %s\n", time.Unix(resp.GetExp(), 0).UTC().Format(time.RFC3339))
+	fmt.Fprintf(out, "cnf x5t#S256: %s\n", resp.GetCnfX5TS256())
 }

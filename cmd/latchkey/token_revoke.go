@@ -76,11 +76,7 @@ before the command returns, and reach watchers at once.`,
 }
 
 func revokeOwn(cmd *cobra.Command, cf *clientFlags, tokenFile string) error {
-	file := tokenFile
-	if file == "" && !envSet("LATCHKEY_TOKEN") {
-		file = "-"
-	}
-	tok, err := readSecret(file, "LATCHKEY_TOKEN", "token", cmd.InOrStdin())
+	tok, err := readToken(cmd, tokenFile)
 	if err != nil {
 		return err
 	}
