@@ -8,6 +8,12 @@
 // store.RevocationLog; this package only orders and fans out what the log
 // has accepted.
 //
+// The view may hold millions of entries for the life of the process, so
+// its index holds no pointers: entries are keyed by a keyed 128-bit digest
+// of kind and value, with integer bounds, and their full text lives in one
+// byte arena. The GC then has nothing to mark in it, however large it is.
+// A digest collision may only ever make the view revoke more, never less.
+//
 // This package must never do I/O of its own, log, import gRPC, or block a
 // revocation on a slow watcher.
 package revocation

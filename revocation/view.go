@@ -37,6 +37,7 @@ type Option func(*options)
 type options struct {
 	history int
 	buffer  int
+	digest  digestFunc
 }
 
 // WithHistory sets how many of the newest applied revocations the view
@@ -53,17 +54,26 @@ func WithWatchBuffer(n int) Option { return func(o *options) { o.buffer = n } }
 // newest entry's metadata, the latest Before, and the latest ExpiresAt
 // (zero, meaning never, wins). Folding can only keep a token revoked longer,
 // never shorter, and keeps the lookup a single map access.
+//
+// The index is keyed by a digest of kind and value and holds only
+// integers, and the rest of each entry lives in one byte arena, so the
+// view's size adds nothing to the work of a GC cycle.
 type View struct {
 	opts options
 
-	mu          sync.RWMutex
-	rev         uint64
-	jti         map[string]store.Revocation
-	keys        map[string]store.Revocation
-	subjects    map[string]store.Revocation
-	signingKeys map[string]store.Revocation
-	hist        history
-	watchers    map[*Watcher]struct{}
+	mu     sync.RWMutex
+	rev    uint64
+	index  map[digest]uint32
+	filter filter
+	slots  slots
+	arena  arena
+	// spill holds the rare entry whose digest collided with a different
+	// entry's. Its bounds are also folded into that slot, so lookups stay
+	// a single map access and only ever over-revoke; spill keeps it exact
+	// for Snapshot and Prune.
+	spill    map[spillKey]store.Revocation
+	hist     history
+	watchers map[*Watcher]struct{}
 }
 
 // NewView builds a view from the entries a log loaded and the last revision
@@ -81,17 +91,21 @@ func NewView(entries []store.Revocation, lastRev uint64, opts ...Option) *View {
 	if o.buffer <= 0 {
 		o.buffer = DefaultWatchBuffer
 	}
-	counts := map[store.RevocationKind]int{}
+	if o.digest == nil {
+		o.digest = keyedDigest()
+	}
+	arenaBytes := 0
 	for _, e := range entries {
-		counts[e.Kind]++
+		arenaBytes += recordSize(e)
 	}
 	v := &View{
-		opts:        o,
-		jti:         make(map[string]store.Revocation, counts[store.RevokeJTI]),
-		keys:        make(map[string]store.Revocation, counts[store.RevokeKeyTokens]),
-		subjects:    make(map[string]store.Revocation, counts[store.RevokeSubjectTokens]),
-		signingKeys: make(map[string]store.Revocation, counts[store.RevokeSigningKeyTokens]),
-		watchers:    map[*Watcher]struct{}{},
+		opts:     o,
+		index:    make(map[digest]uint32, len(entries)),
+		filter:   newFilter(len(entries)),
+		slots:    slots{s: make([]slot, 0, len(entries))},
+		arena:    arena{buf: make([]byte, 0, arenaBytes)},
+		spill:    map[spillKey]store.Revocation{},
+		watchers: map[*Watcher]struct{}{},
 	}
 	for _, e := range entries {
 		v.insert(e)
@@ -106,25 +120,30 @@ func NewView(entries []store.Revocation, lastRev uint64, opts ...Option) *View {
 // claim never matches, so a token without a jti cannot be caught by a
 // malformed entry.
 func (v *View) Revoked(c Claims) bool {
+	// Hashing needs no lock, so it is done before taking one.
+	var ds [4]digest
+	var has [4]bool
+	for i, q := range [...]struct {
+		kind  store.RevocationKind
+		value string
+	}{{store.RevokeJTI, c.JTI}, {store.RevokeSigningKeyTokens, c.KID}, {store.RevokeKeyTokens, c.ClientID}, {store.RevokeSubjectTokens, c.Subject}} {
+		if q.value != "" {
+			ds[i], has[i] = v.opts.digest(q.kind, q.value), true
+		}
+	}
+	iat := nanos(c.IssuedAt)
+	// A jti or kid slot revokes whatever the issue time; the key and
+	// subject slots compare it. Should a digest ever collide across kinds,
+	// the slot found is either one that revokes every issue time or a
+	// bound compared against anyIssueTime: both revoke, never release.
+	bounds := [4]int64{anyIssueTime, anyIssueTime, iat, iat}
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	if c.JTI != "" {
-		if _, ok := v.jti[c.JTI]; ok {
-			return true
+	for i := range ds {
+		if !has[i] || !v.filter.mayContain(ds[i]) {
+			continue
 		}
-	}
-	if c.KID != "" {
-		if _, ok := v.signingKeys[c.KID]; ok {
-			return true
-		}
-	}
-	if c.ClientID != "" {
-		if e, ok := v.keys[c.ClientID]; ok && !c.IssuedAt.After(e.Before) {
-			return true
-		}
-	}
-	if c.Subject != "" {
-		if e, ok := v.subjects[c.Subject]; ok && !c.IssuedAt.After(e.Before) {
+		if s, ok := v.index[ds[i]]; ok && bounds[i] <= v.slots.s[s].before {
 			return true
 		}
 	}
@@ -142,23 +161,42 @@ func (v *View) Revision() uint64 {
 func (v *View) Len() int {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	return len(v.jti) + len(v.keys) + len(v.subjects) + len(v.signingKeys)
+	return len(v.index) + len(v.spill)
 }
 
 // Prune forgets entries whose ExpiresAt is set and not after now, and
 // returns how many it dropped. It does not change the revision: forgetting
-// is not an event, since every replica can prune by the same rule.
+// is not an event, since every replica can prune by the same rule. Once
+// more than half the arena is dead it is compacted, so memory follows the
+// live entries rather than everything ever applied.
 func (v *View) Prune(now time.Time) int {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	at := nanos(now)
 	n := 0
-	for _, m := range v.maps() {
-		for k, e := range m {
-			if !e.ExpiresAt.IsZero() && !e.ExpiresAt.After(now) {
-				delete(m, k)
-				n++
-			}
+	for d, i := range v.index {
+		if s := v.slots.s[i]; expired(s.expires, at) {
+			v.arena.free(s.off)
+			v.slots.release(i)
+			delete(v.index, d)
+			n++
 		}
+	}
+	// A spilled entry's expiry is folded into its slot's, so no spilled
+	// entry outlives the slot that makes lookups catch it.
+	for k, e := range v.spill {
+		if expired(expiresNanos(e), at) {
+			delete(v.spill, k)
+			n++
+		}
+	}
+	if v.arena.dead > len(v.arena.buf)/2 {
+		v.arena.compact(v.index, &v.slots)
+	}
+	if n > 0 {
+		// Pruning walked every entry already; rebuilding clears the bits
+		// the dropped ones left and fits the filter to what is left.
+		v.rebuildFilter()
 	}
 	return n
 }
@@ -168,7 +206,7 @@ func (v *View) Prune(now time.Time) int {
 // pass the returned revision to Watch: "snap, rev := v.Snapshot();
 // w, err := v.Watch(rev)" replays anything applied in between from the
 // history ring, and fails with ErrResync only if more than the ring holds
-// was applied in between.
+// was applied in between. Times come back in UTC.
 func (v *View) Snapshot() ([]store.Revocation, uint64) {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
@@ -176,11 +214,15 @@ func (v *View) Snapshot() ([]store.Revocation, uint64) {
 }
 
 func (v *View) snapshotLocked() []store.Revocation {
-	out := make([]store.Revocation, 0, len(v.jti)+len(v.keys)+len(v.subjects)+len(v.signingKeys))
-	for _, m := range v.maps() {
-		for _, e := range m {
-			out = append(out, e)
-		}
+	out := make([]store.Revocation, 0, len(v.index)+len(v.spill))
+	// One copy of the arena backs every string in the snapshot, which
+	// beats an allocation per field; it is freed with the snapshot.
+	buf := string(v.arena.buf)
+	for _, i := range v.index {
+		out = append(out, decodeRecord(buf, int(v.slots.s[i].off)+recordHeader))
+	}
+	for _, e := range v.spill {
+		out = append(out, e)
 	}
 	slices.SortFunc(out, func(a, b store.Revocation) int {
 		if a.Rev != b.Rev {
@@ -194,52 +236,54 @@ func (v *View) snapshotLocked() []store.Revocation {
 	return out
 }
 
-func (v *View) maps() [4]map[string]store.Revocation {
-	return [4]map[string]store.Revocation{v.jti, v.keys, v.subjects, v.signingKeys}
-}
-
-func (v *View) mapFor(k store.RevocationKind) map[string]store.Revocation {
-	switch k {
-	case store.RevokeJTI:
-		return v.jti
-	case store.RevokeKeyTokens:
-		return v.keys
-	case store.RevokeSubjectTokens:
-		return v.subjects
-	case store.RevokeSigningKeyTokens:
-		return v.signingKeys
-	}
-	return nil
-}
-
-// insert folds e into its map. The caller holds the write lock.
+// insert folds e into the index. The caller holds the write lock.
 func (v *View) insert(e store.Revocation) {
-	m := v.mapFor(e.Kind)
-	if m == nil || e.Value == "" {
+	if e.Kind == store.RevocationUnspecified || e.Kind > store.RevokeSigningKeyTokens || e.Value == "" {
 		return
 	}
-	old, ok := m[e.Value]
+	d := v.opts.digest(e.Kind, e.Value)
+	k := spillKey{e.Kind, e.Value}
+	if old, ok := v.spill[k]; ok {
+		// A spilled entry's slot exists: it is created before the entry
+		// spills and, its expiry covering the entry's, outlives it.
+		v.spill[k] = fold(old, e)
+		v.slots.s[v.index[d]].widen(e)
+		return
+	}
+	i, ok := v.index[d]
 	if !ok {
-		m[e.Value] = e
+		v.index[d] = v.slots.add(slot{before: beforeNanos(e), expires: expiresNanos(e), off: v.arena.add(e)})
+		if v.filter.full(len(v.index)) {
+			v.rebuildFilter()
+		} else {
+			v.filter.add(d)
+		}
 		return
 	}
-	merged := e
-	if old.Rev > e.Rev {
-		merged = old
+	s := &v.slots.s[i]
+	old := v.arena.get(s.off)
+	if old.Kind != e.Kind || old.Value != e.Value {
+		// Two different entries share a digest. Widening the slot keeps
+		// both revoked (and whatever else hashes there, which errs on the
+		// safe side); the spill keeps e itself for Snapshot.
+		v.spill[k] = e
+		s.widen(e)
+		return
 	}
-	if old.Before.After(e.Before) {
-		merged.Before = old.Before
-	} else {
-		merged.Before = e.Before
+	merged := fold(old, e)
+	v.arena.free(s.off)
+	s.off = v.arena.add(merged)
+	s.widen(merged)
+}
+
+// rebuildFilter sizes a new filter for the index and sets the bit of every
+// digest in it. Growth doubles the size, so rebuilding on insert costs O(1)
+// an insert over time.
+func (v *View) rebuildFilter() {
+	v.filter = newFilter(len(v.index))
+	for d := range v.index {
+		v.filter.add(d)
 	}
-	if old.ExpiresAt.IsZero() || e.ExpiresAt.IsZero() {
-		merged.ExpiresAt = time.Time{}
-	} else if old.ExpiresAt.After(e.ExpiresAt) {
-		merged.ExpiresAt = old.ExpiresAt
-	} else {
-		merged.ExpiresAt = e.ExpiresAt
-	}
-	m[e.Value] = merged
 }
 
 // apply makes e visible and hands it to every watcher, in one critical
