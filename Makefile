@@ -38,9 +38,13 @@ test-crash: ## Kill the server with SIGKILL under load 200 times; every acknowle
 	LATCHKEY_CRASH_ITERATIONS=200 $(GO) test -race -count=1 -timeout 60m -run '^TestCrashDurability$$' ./cmd/latchkey/
 
 .PHONY: bench
-bench: ## Revocation benchmarks (about 2 min on 2 cores); report in bench.md, figures for BENCHMARKS.md
+bench: ## Revocation and local-verification benchmarks (about 4 min on 2 cores); report in bench.md, figures for BENCHMARKS.md
 	$(GO) test -run '^$$' -bench 'Revocation|Introspect|StartupLoad|HealthCheck' -benchtime 3s -count 3 -timeout 15m ./server/ > bench.out
+	$(GO) test -run '^$$' -bench 'BenchmarkVerify|BenchmarkSignatureFloor' -benchtime 2s -count 5 -timeout 10m ./verifier/ > bench-verify.out
 	$(GO) run ./cmd/benchreport -cmd "make bench" < bench.out > bench.md
+	$(GO) run ./cmd/benchreport -cmd "make bench (verifier)" -baseline BenchmarkSignatureFloor/EdDSA \
+		-ratio BenchmarkVerify/EdDSA:BenchmarkSignatureFloor/EdDSA -ratio BenchmarkVerify/ES256:BenchmarkSignatureFloor/ES256 \
+		-ratio BenchmarkVerify/RS256:BenchmarkSignatureFloor/RS256 < bench-verify.out >> bench.md
 	@cat bench.md
 
 .PHONY: fuzz

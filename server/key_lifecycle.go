@@ -145,6 +145,12 @@ func (s *keyService) DisableKey(ctx context.Context, req *adminv1.DisableKeyRequ
 	if err != nil {
 		return nil, err
 	}
+	// Quarantine ends every token issued so far, for verifiers holding a
+	// replica too; enabling the key again lets it mint new ones only.
+	caller, _ := CallerFromContext(ctx)
+	if _, err := s.revoker.revokeIssued(ctx, caller.Identity, k.GetKeyId(), k.GetDisabledAt().AsTime(), "key disabled: "+reason); err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
 	return &adminv1.DisableKeyResponse{Key: k}, nil
 }
 
