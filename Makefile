@@ -53,6 +53,9 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 5m)
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./issuer
 	$(GO) test -run '^$$' -fuzz '^FuzzDecideScopes$$' -fuzztime $(FUZZTIME) ./policy
 	$(GO) test -run '^$$' -fuzz '^FuzzMatchIdentity$$' -fuzztime $(FUZZTIME) ./policy
+	$(GO) test -run '^$$' -fuzz '^FuzzSPIFFEID$$' -fuzztime $(FUZZTIME) ./policy
+	$(GO) test -run '^$$' -fuzz '^FuzzPageToken$$' -fuzztime $(FUZZTIME) ./store/badger
+	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./verifier
 
 .PHONY: lint
 lint: tools ## gofmt, go vet, buf lint and the generated-code drift check
