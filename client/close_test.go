@@ -113,3 +113,8 @@ func TestCloseBeforeUse(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Every test must leave no goroutine behind (the refresher, exchanges).
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go.uber.org/goleak"
 	"io"
 	"net/http"
 	"slices"
@@ -275,4 +276,10 @@ func TestGoJoseRejectsForgedTokens(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Every test starts an HTTPS server and clients with keep-alive connections;
+// a goroutine left behind means one of them was not shut down.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
 }
