@@ -50,18 +50,6 @@ type KeyStore interface {
 	UpdateKey(ctx context.Context, id string, fn func(*KeyRecord) error) (KeyRecord, error)
 }
 
-// RevocationStore holds revoked token IDs.
-type RevocationStore interface {
-	// RevokeToken records jti as revoked. The write is durable before the
-	// call returns. The entry may disappear once until has passed, so until
-	// must be at least the token's expiry plus verification leeway; if
-	// until is already past, nothing is stored.
-	RevokeToken(ctx context.Context, jti string, until time.Time) error
-	// IsTokenRevoked reports whether jti was revoked and its entry is
-	// still kept.
-	IsTokenRevoked(ctx context.Context, jti string) (bool, error)
-}
-
 // SigningKeyStore holds token-signing keys.
 type SigningKeyStore interface {
 	// PutSigningKey stores rec. Storing the same record again is a no-op;
@@ -104,7 +92,6 @@ type UsageStore interface {
 // an error wrapping ErrUnavailable.
 type Store interface {
 	KeyStore
-	RevocationStore
 	RevocationLog
 	SigningKeyStore
 	UsageStore

@@ -11,9 +11,8 @@ import (
 // Key prefixes. Every record type has its own prefix so that a scan of one
 // type never decodes another.
 const (
-	keyPrefix     = "key/"
-	revokedPrefix = "rev/jti/"
-	signPrefix    = "sign/"
+	keyPrefix  = "key/"
+	signPrefix = "sign/"
 )
 
 // wireVersion is bumped when a record's encoding changes, so an old binary

@@ -225,7 +225,8 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 		if err := s.CreateKey(ctx, rec); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.RevokeToken(ctx, jti, time.Now().Add(time.Hour)); err != nil {
+		if _, err := s.AppendRevocation(ctx, store.Revocation{Kind: store.RevokeJTI, Value: jti, At: time.Now(),
+			ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.PutSigningKey(ctx, sk); err != nil {

@@ -3,7 +3,6 @@ package badger
 import (
 	"context"
 	"errors"
-	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -53,8 +52,9 @@ func TestReopenReadsBackEverything(t *testing.T) {
 		t.Fatalf("UpdateKey: %v", err)
 	}
 	keys[0].Description = "updated"
-	if err := s.RevokeToken(ctx, "jti-1", time.Now().Add(time.Hour)); err != nil {
-		t.Fatalf("RevokeToken: %v", err)
+	if _, err := s.AppendRevocation(ctx, store.Revocation{Kind: store.RevokeJTI, Value: "jti-1", At: time.Now(),
+		ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatalf("AppendRevocation: %v", err)
 	}
 	if err := s.PutSigningKey(ctx, signing); err != nil {
 		t.Fatalf("PutSigningKey: %v", err)
@@ -71,95 +71,13 @@ func TestReopenReadsBackEverything(t *testing.T) {
 	if !reflect.DeepEqual(page.Keys, keys) {
 		t.Fatalf("keys after reopen:\n got %+v\nwant %+v", page.Keys, keys)
 	}
-	if revoked, err := s.IsTokenRevoked(ctx, "jti-1"); err != nil || !revoked {
-		t.Fatalf("IsTokenRevoked after reopen = %v, %v; want true", revoked, err)
+	if revs, last, err := s.LoadRevocations(ctx); err != nil || len(revs) != 1 || revs[0].Value != "jti-1" || last != 1 {
+		t.Fatalf("revocations after reopen = %+v (last %d), %v; want jti-1 at revision 1", revs, last, err)
 	}
 	sk, err := s.ListSigningKeys(ctx)
 	if err != nil || len(sk) != 1 || !reflect.DeepEqual(sk[0], signing) {
 		t.Fatalf("signing keys after reopen = %+v, %v; want [%+v]", sk, err, signing)
 	}
-}
-
-// The revocation entry must outlive the token it revokes, even though
-// Badger keeps expiry in whole seconds (SECURITY-CASES I9).
-func TestRevocationEntryOutlivesUntil(t *testing.T) {
-	ctx := context.Background()
-	s := mustOpen(t, Options{Dir: t.TempDir(), EncryptionKey: newKey(t)})
-	sec := time.Now().Add(time.Hour).Truncate(time.Second)
-	cases := []struct {
-		name  string
-		until time.Time
-		want  int64
-	}{
-		{"whole second", sec, sec.Unix()},
-		{"one nanosecond past", sec.Add(time.Nanosecond), sec.Unix() + 1},
-		{"just before the next second", sec.Add(time.Second - time.Nanosecond), sec.Unix() + 1},
-		{"other zone", sec.Add(time.Millisecond).In(time.FixedZone("Z", -3600)), sec.Unix() + 1},
-	}
-	for i, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			jti := fmt.Sprintf("jti-%d", i)
-			if err := s.RevokeToken(ctx, jti, tc.until); err != nil {
-				t.Fatalf("RevokeToken: %v", err)
-			}
-			got := entryExpiresAt(t, s, jti)
-			if time.Unix(int64(got), 0).Before(tc.until) {
-				t.Fatalf("ExpiresAt %d is before until %v", got, tc.until)
-			}
-			if int64(got) != tc.want {
-				t.Fatalf("ExpiresAt = %d, want %d (rounded up to the second)", got, tc.want)
-			}
-		})
-	}
-
-	t.Run("a second revocation never shortens the first", func(t *testing.T) {
-		steps := []struct {
-			until time.Time
-			want  int64
-		}{
-			{sec.Add(2 * time.Hour), sec.Add(2 * time.Hour).Unix()},
-			{sec.Add(time.Hour), sec.Add(2 * time.Hour).Unix()},
-			{sec.Add(3 * time.Hour), sec.Add(3 * time.Hour).Unix()},
-		}
-		for _, st := range steps {
-			if err := s.RevokeToken(ctx, "twice", st.until); err != nil {
-				t.Fatalf("RevokeToken: %v", err)
-			}
-			if got := entryExpiresAt(t, s, "twice"); int64(got) != st.want {
-				t.Fatalf("after revoking until %v: ExpiresAt = %d, want %d", st.until, got, st.want)
-			}
-		}
-	})
-
-	t.Run("past until stores nothing", func(t *testing.T) {
-		if err := s.RevokeToken(ctx, "past", time.Now().Add(-time.Second)); err != nil {
-			t.Fatalf("RevokeToken: %v", err)
-		}
-		err := s.db.View(func(txn *badger.Txn) error {
-			_, err := txn.Get(revokedKey("past"))
-			return err
-		})
-		if !errors.Is(err, badger.ErrKeyNotFound) {
-			t.Fatalf("entry lookup = %v, want ErrKeyNotFound", err)
-		}
-	})
-}
-
-func entryExpiresAt(t *testing.T, s *Store, jti string) uint64 {
-	t.Helper()
-	var exp uint64
-	err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(revokedKey(jti))
-		if err != nil {
-			return err
-		}
-		exp = item.ExpiresAt()
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("reading revocation entry %q: %v", jti, err)
-	}
-	return exp
 }
 
 // A damaged record must surface as the store being unavailable, never as a

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/latchkeyhq/latchkey/store"
 )
@@ -145,16 +144,6 @@ func (s *Store) RecordUsage(ctx context.Context, usage []store.KeyUsage) error {
 // ListKeys passes through: pages are read rarely, by administrators.
 func (s *Store) ListKeys(ctx context.Context, q store.KeyQuery) (store.KeyPage, error) {
 	return s.inner.ListKeys(ctx, q)
-}
-
-// RevokeToken passes through.
-func (s *Store) RevokeToken(ctx context.Context, jti string, until time.Time) error {
-	return s.inner.RevokeToken(ctx, jti, until)
-}
-
-// IsTokenRevoked passes through.
-func (s *Store) IsTokenRevoked(ctx context.Context, jti string) (bool, error) {
-	return s.inner.IsTokenRevoked(ctx, jti)
 }
 
 // AppendRevocation passes through.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
-	"time"
 
 	"github.com/latchkeyhq/latchkey/store"
 )
@@ -70,22 +69,6 @@ func (f *Faulty) UpdateKey(ctx context.Context, id string, fn func(*store.KeyRec
 		return store.KeyRecord{}, err
 	}
 	return f.inner.UpdateKey(ctx, id, fn)
-}
-
-// RevokeToken implements store.RevocationStore.
-func (f *Faulty) RevokeToken(ctx context.Context, jti string, until time.Time) error {
-	if err := f.fault("RevokeToken"); err != nil {
-		return err
-	}
-	return f.inner.RevokeToken(ctx, jti, until)
-}
-
-// IsTokenRevoked implements store.RevocationStore.
-func (f *Faulty) IsTokenRevoked(ctx context.Context, jti string) (bool, error) {
-	if err := f.fault("IsTokenRevoked"); err != nil {
-		return false, err
-	}
-	return f.inner.IsTokenRevoked(ctx, jti)
 }
 
 // PutSigningKey implements store.SigningKeyStore.

@@ -27,11 +27,6 @@ func calls(s store.Store) map[string]func(context.Context) error {
 			_, err := s.UpdateKey(ctx, "k", func(*store.KeyRecord) error { return nil })
 			return err
 		},
-		"RevokeToken": func(ctx context.Context) error { return s.RevokeToken(ctx, "j2", until) },
-		"IsTokenRevoked": func(ctx context.Context) error {
-			_, err := s.IsTokenRevoked(ctx, "j")
-			return err
-		},
 		"AppendRevocation": func(ctx context.Context) error {
 			_, err := s.AppendRevocation(ctx, jtiRevocation("j2", time.Now()))
 			return err
@@ -58,9 +53,6 @@ func seed(t *testing.T, s store.Store) {
 	t.Helper()
 	ctx := context.Background()
 	mustCreate(t, s, base("k"))
-	if err := s.RevokeToken(ctx, "j", time.Now().Add(time.Hour)); err != nil {
-		t.Fatalf("RevokeToken: %v", err)
-	}
 	if err := s.PutSigningKey(ctx, signing("s", time.Now())); err != nil {
 		t.Fatalf("PutSigningKey: %v", err)
 	}
@@ -102,9 +94,6 @@ func runLifecycle(t *testing.T, open func(*testing.T) store.Store) {
 		// Nothing the cancelled calls attempted may have been written.
 		if _, err := s.GetKey(context.Background(), "new"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("GetKey(new) = %v, want ErrNotFound", err)
-		}
-		if got, err := s.IsTokenRevoked(context.Background(), "j2"); err != nil || got {
-			t.Fatalf("IsTokenRevoked(j2) = %v, %v; want false", got, err)
 		}
 		if got, _ := mustLoad(t, s); len(got) != 1 || got[0].Value != "j" {
 			t.Fatalf("LoadRevocations = %+v after a cancelled AppendRevocation, want only the seeded entry", got)

@@ -31,7 +31,6 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Keys", runKeys},
 		{"ListKeys", runListKeys},
 		{"UpdateKey", runUpdateKey},
-		{"Revocations", runRevocations},
 		{"RevocationLog", runRevocationLog},
 		{"SigningKeys", runSigningKeys},
 		{"Queries", runQueries},
