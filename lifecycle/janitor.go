@@ -38,16 +38,21 @@ type JanitorConfig struct {
 	// Logger defaults to discarding. It receives key IDs, owners and
 	// actions, never a record's secret parts.
 	Logger *slog.Logger
+	// OnDisable, when set, is called after a disable is stored, so that a
+	// disable by the janitor ends the key's issued tokens for every verifier,
+	// as an admin's DisableKey does. An error stops the sweep.
+	OnDisable func(ctx context.Context, keyID string, at time.Time, reason string) error
 }
 
 // Janitor applies the lifecycle rules to every root key, once per Sweep.
 type Janitor struct {
-	keys     store.KeyStore
-	policy   func() *policy.Policy
-	now      func() time.Time
-	interval time.Duration
-	pageSize int
-	log      *slog.Logger
+	keys      store.KeyStore
+	policy    func() *policy.Policy
+	now       func() time.Time
+	interval  time.Duration
+	pageSize  int
+	log       *slog.Logger
+	onDisable func(ctx context.Context, keyID string, at time.Time, reason string) error
 
 	// Seams for tests of Run.
 	newTicker  func(time.Duration) (<-chan time.Time, func())
@@ -83,6 +88,7 @@ func NewJanitor(cfg JanitorConfig) (*Janitor, error) {
 		interval:  cfg.Interval,
 		pageSize:  cfg.PageSize,
 		log:       cfg.Logger,
+		onDisable: cfg.OnDisable,
 		newTicker: realTicker,
 	}
 	if j.now == nil {
@@ -192,6 +198,11 @@ func (j *Janitor) update(ctx context.Context, id string, pol *policy.Policy, now
 		return outcome{}, fmt.Errorf("lifecycle: update key %q: %w", id, err)
 	}
 	j.logChanges(ctx, id, done)
+	if done.disableReason != "" && j.onDisable != nil {
+		if err := j.onDisable(ctx, id, now, done.disableReason); err != nil {
+			return done, fmt.Errorf("lifecycle: key %q disabled, but its tokens were not revoked: %w", id, err)
+		}
+	}
 	return done, nil
 }
 

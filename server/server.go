@@ -68,6 +68,8 @@ type Server struct {
 	health *health.Server
 	policy atomic.Pointer[policy.Policy]
 	log    *slog.Logger
+	// revoker records every revocation this server makes, whoever asks.
+	revoker *tokenRevoker
 }
 
 // New validates cfg, fills defaults and builds the server with every service
@@ -83,6 +85,10 @@ func New(cfg Config) (*Server, error) {
 	getPolicy := s.policy.Load
 	dummy := cfg.Pepper.Hash(rootkey.Key{})
 	issuerNow := cfg.Keys.Issuer
+	s.revoker = &tokenRevoker{
+		issuer: issuerNow, keys: cfg.Store, revoker: cfg.Revoker, keyring: cfg.Keys,
+		policy: getPolicy, now: cfg.Now,
+	}
 	latchkeyv1.RegisterTokenServiceServer(s.grpc, &tokenService{
 		log:    cfg.Logger,
 		issuer: issuerNow,
@@ -93,19 +99,13 @@ func New(cfg Config) (*Server, error) {
 		checker: &introspector{
 			issuer: issuerNow, keys: cfg.Store, revoked: cfg.Revocations, now: cfg.Now,
 		},
-		revoker: &tokenRevoker{
-			issuer: issuerNow, keys: cfg.Store, revoker: cfg.Revoker, keyring: cfg.Keys,
-			policy: getPolicy, now: cfg.Now,
-		},
-		view: cfg.Revocations,
+		revoker: s.revoker,
+		view:    cfg.Revocations,
 	})
 	adminv1.RegisterSigningKeyServiceServer(s.grpc, &signingService{log: cfg.Logger, keys: cfg.Keys})
 	adminv1.RegisterKeyServiceServer(s.grpc, &keyService{
 		log: cfg.Logger, keys: cfg.Store, pepper: cfg.Pepper, policy: getPolicy, usage: cfg.Usage, now: cfg.Now,
-		revoker: &tokenRevoker{
-			issuer: issuerNow, keys: cfg.Store, revoker: cfg.Revoker, keyring: cfg.Keys,
-			policy: getPolicy, now: cfg.Now,
-		},
+		revoker: s.revoker,
 	})
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
@@ -212,6 +212,14 @@ func (r policyRoles) HasRole(identity string, role policy.Role) bool {
 // SetPolicy swaps the policy for calls that start afterwards; connections
 // and calls in flight are untouched.
 func (s *Server) SetPolicy(p *policy.Policy) { s.policy.Store(p) }
+
+// RevokeIssued revokes every token of a root key issued at or before
+// before, as RevokeKey and DisableKey do; the janitor calls it when it
+// disables a key, so replicas see that quarantine too.
+func (s *Server) RevokeIssued(ctx context.Context, actor, keyID string, before time.Time, reason string) error {
+	_, err := s.revoker.revokeIssued(ctx, actor, keyID, before, reason)
+	return err
+}
 
 // Policy is the policy in force.
 func (s *Server) Policy() *policy.Policy { return s.policy.Load() }

@@ -129,6 +129,9 @@ func startWith(cfg *serveConfig, tlsCfg *tls.Config, disk store.Store, pepper ro
 	}
 	janitor, err := lifecycle.NewJanitor(lifecycle.JanitorConfig{
 		Keys: st, Policy: srv.Policy, Interval: cfg.Lifecycle.JanitorInterval, Logger: log,
+		OnDisable: func(ctx context.Context, keyID string, at time.Time, reason string) error {
+			return srv.RevokeIssued(ctx, lifecycle.Actor, keyID, at, "key disabled: "+reason)
+		},
 	})
 	if err != nil {
 		return nil, err
