@@ -2,8 +2,8 @@ package audit
 
 import (
 	"bufio"
-	"crypto/hmac"
 	"context"
+	"crypto/hmac"
 	"encoding/json"
 	"errors"
 	"fmt"

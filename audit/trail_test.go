@@ -202,7 +202,9 @@ func TestVerifyFindsTheFirstBrokenEvent(t *testing.T) {
 		reason string
 	}{
 		{"altered field", func(m *memLog, _ []byte) {
-			m.edit(4, func(b []byte) []byte { return bytes.Replace(b, []byte(`"result":"denied"`), []byte(`"result":"ok"`), 1) })
+			m.edit(4, func(b []byte) []byte {
+				return bytes.Replace(b, []byte(`"result":"denied"`), []byte(`"result":"ok"`), 1)
+			})
 		}, 4, "altered"},
 		{"deleted event", func(m *memLog, _ []byte) { m.remove(5) }, 5, "missing"},
 		{"swapped events", func(m *memLog, _ []byte) { m.swap(3, 6) }, 3, ""},
