@@ -42,6 +42,9 @@ type JanitorConfig struct {
 	// disable by the janitor ends the key's issued tokens for every verifier,
 	// as an admin's DisableKey does. An error stops the sweep.
 	OnDisable func(ctx context.Context, keyID string, at time.Time, reason string) error
+	// OnChange, when set, is told of every change a sweep stores (action
+	// is one of the Action constants), for the audit trail.
+	OnChange func(ctx context.Context, keyID, action, reason string)
 }
 
 // Janitor applies the lifecycle rules to every root key, once per Sweep.
@@ -53,6 +56,7 @@ type Janitor struct {
 	pageSize  int
 	log       *slog.Logger
 	onDisable func(ctx context.Context, keyID string, at time.Time, reason string) error
+	onChange  func(ctx context.Context, keyID, action, reason string)
 
 	// Seams for tests of Run.
 	newTicker  func(time.Duration) (<-chan time.Time, func())
@@ -89,6 +93,7 @@ func NewJanitor(cfg JanitorConfig) (*Janitor, error) {
 		pageSize:  cfg.PageSize,
 		log:       cfg.Logger,
 		onDisable: cfg.OnDisable,
+		onChange:  cfg.OnChange,
 		newTicker: realTicker,
 	}
 	if j.now == nil {
@@ -209,6 +214,9 @@ func (j *Janitor) update(ctx context.Context, id string, pol *policy.Policy, now
 func (j *Janitor) logChanges(ctx context.Context, id string, o outcome) {
 	log := func(action, reason string) {
 		j.log.InfoContext(ctx, "key lifecycle change", "key_id", id, "action", action, "reason", reason)
+		if j.onChange != nil {
+			j.onChange(ctx, id, action, reason)
+		}
 	}
 	if o.expire {
 		log(ActionExpired, "")

@@ -61,6 +61,8 @@ func build(f *file) (*Policy, []*FieldError) {
 	}
 
 	keys, owners := buildKeyRules(f.Keys, f.Owners, func(e *FieldError) { errs = append(errs, e) })
+	limits := buildLimits(f.Limits, add)
+	alerts := buildAlerts(f.Alerts, add)
 
 	if len(errs) > 0 {
 		return nil, errs
@@ -73,6 +75,8 @@ func build(f *file) (*Policy, []*FieldError) {
 		Scopes:  scopes,
 		Keys:    keys,
 		Owners:  owners,
+		Limits:  limits,
+		Alerts:  alerts,
 	}, nil
 }
 

@@ -2,7 +2,8 @@
 // made from it: which mTLS identities hold which role, which scopes exist,
 // what a token minted from a root key may carry (scopes, audiences, TTL),
 // how the keys that sign tokens are chosen and rotated, and the lifecycle
-// rules of root keys, per owner where overridden.
+// rules of root keys, per owner where overridden, the server-wide rate
+// limits, and the thresholds of the alerts and which of them disable a key.
 //
 // Identity patterns are exact DNS names or certificate names, or SPIFFE IDs
 // whose last segment may be a wildcard; an identity that is not a

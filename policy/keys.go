@@ -21,11 +21,6 @@ type fileKeyRules struct {
 	DefaultRateLimit     *fileRateLimit `yaml:"default_rate_limit"`
 }
 
-type fileRateLimit struct {
-	PerSecond *float64 `yaml:"per_second"`
-	Burst     *int     `yaml:"burst"`
-}
-
 // buildKeyRules merges the keys section over the defaults and each owner's
 // override over the result, validating what each one sets.
 func buildKeyRules(base fileKeyRules, owners map[string]fileKeyRules, fail func(*FieldError)) (KeyRules, map[string]KeyRules) {
@@ -61,14 +56,7 @@ func (f *fileKeyRules) over(base KeyRules) KeyRules {
 	r.AttestationPeriod = f.AttestationPeriod.get(r.AttestationPeriod)
 	r.DefaultRotationGrace = f.DefaultRotationGrace.get(r.DefaultRotationGrace)
 	r.MaxRotationGrace = f.MaxRotationGrace.get(r.MaxRotationGrace)
-	if l := f.DefaultRateLimit; l != nil {
-		if l.PerSecond != nil {
-			r.DefaultRateLimit.PerSecond = *l.PerSecond
-		}
-		if l.Burst != nil {
-			r.DefaultRateLimit.Burst = *l.Burst
-		}
-	}
+	f.DefaultRateLimit.over(&r.DefaultRateLimit)
 	return r
 }
 
@@ -116,15 +104,7 @@ func (f *fileKeyRules) validate(prefix string, r KeyRules, fail func(*FieldError
 				r.MaxRotationGrace, from("default_rotation_grace", false), r.DefaultRotationGrace))
 		}
 	}
-	if l := f.DefaultRateLimit; l != nil {
-		// Written so that NaN fails too.
-		if v := r.DefaultRateLimit.PerSecond; l.PerSecond != nil && !(v > 0 && v <= MaxRatePerSecond) {
-			add("default_rate_limit.per_second", fmt.Errorf("must be greater than 0 and at most %d", int(MaxRatePerSecond)))
-		}
-		if v := r.DefaultRateLimit.Burst; l.Burst != nil && (v < 1 || v > MaxRateBurst) {
-			add("default_rate_limit.burst", fmt.Errorf("must be between 1 and %d", MaxRateBurst))
-		}
-	}
+	f.DefaultRateLimit.validate("default_rate_limit", r.DefaultRateLimit, add)
 }
 
 // validateOwner accepts exactly the owner names a key may carry, so that

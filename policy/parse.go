@@ -31,6 +31,8 @@ type file struct {
 	Scopes  []fileScope             `yaml:"scopes"`
 	Keys    fileKeyRules            `yaml:"keys"`
 	Owners  map[string]fileKeyRules `yaml:"owners"`
+	Limits  fileLimits              `yaml:"limits"`
+	Alerts  fileAlerts              `yaml:"alerts"`
 }
 
 type fileTokens struct {

@@ -47,6 +47,8 @@ func TestParseValid(t *testing.T) {
 		},
 		Scopes: []Scope{{Name: "orders.read", Description: "Read orders"}, {Name: "orders.write"}},
 		Keys:   withKeys(func(k *KeyRules) { k.RequireBinding, k.MaxLifetime = true, 720*time.Hour }),
+		Limits: DefaultLimitRules(),
+		Alerts: DefaultAlertRules(),
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Parse =\n%+v\nwant\n%+v", got, want)
@@ -120,6 +122,12 @@ func TestParseDefaults(t *testing.T) {
 			if p.Signing != DefaultSigningRules() {
 				t.Errorf("Signing = %+v, want %+v", p.Signing, DefaultSigningRules())
 			}
+			if p.Limits != DefaultLimitRules() {
+				t.Errorf("Limits = %+v, want %+v", p.Limits, DefaultLimitRules())
+			}
+			if !reflect.DeepEqual(p.Alerts, DefaultAlertRules()) {
+				t.Errorf("Alerts = %+v, want %+v", p.Alerts, DefaultAlertRules())
+			}
 			if len(p.Roles) != 0 || len(p.Scopes) != 0 || p.Owners != nil {
 				t.Errorf("Roles = %v, Scopes = %v, Owners = %v, want none", p.Roles, p.Scopes, p.Owners)
 			}
@@ -145,11 +153,11 @@ func TestParseErrors(t *testing.T) {
 		{"null document", "~\n", "policy: line 1: empty document"},
 		{"two documents", iss + "---\n" + iss, "policy: line 2: more than one YAML document"},
 		{"top level list", "- issuer\n", "policy: line 1: the top level must be a mapping"},
-		{"unknown top field", iss + "algorithm: ES256\n", `policy: line 2: unknown field "algorithm" (want one of issuer, tokens, signing, roles, scopes, keys, owners)`},
+		{"unknown top field", iss + "algorithm: ES256\n", `policy: line 2: unknown field "algorithm" (want one of issuer, tokens, signing, roles, scopes, keys, owners, limits, alerts)`},
 		{"unknown token field", iss + "tokens:\n  default_tl: 5m\n", `policy: line 3: tokens: unknown field "default_tl" (want one of default_ttl, max_ttl, leeway)`},
 		{"unknown scope field", iss + "scopes:\n  - name: a\n    descripton: x\n", `policy: line 4: scopes[0]: unknown field "descripton" (want one of name, description)`},
 		{"unknown key field", iss + "keys:\n  rotation: 30d\n", `policy: line 3: keys: unknown field "rotation" (want one of ` + keyFields + `)`},
-		{"field name is case-sensitive", "Issuer: https://latchkey.example\n", `policy: line 1: unknown field "Issuer" (want one of issuer, tokens, signing, roles, scopes, keys, owners)`},
+		{"field name is case-sensitive", "Issuer: https://latchkey.example\n", `policy: line 1: unknown field "Issuer" (want one of issuer, tokens, signing, roles, scopes, keys, owners, limits, alerts)`},
 		{"unknown role", iss + "roles:\n  superuser: [x]\n", "policy: line 3: roles.superuser: unknown role (want admin, introspect or exchange)"},
 		{"role in another case", iss + "roles:\n  Admin: [x]\n", "policy: line 3: roles.Admin: unknown role (want admin, introspect or exchange)"},
 		{"missing issuer", "tokens:\n  max_ttl: 1h\n", "policy: issuer: required"},
@@ -318,6 +326,13 @@ func TestExampleFile(t *testing.T) {
 				DefaultRateLimit:     RateLimit{PerSecond: 10, Burst: 20},
 			},
 		},
+		// The example writes out every default but two.
+		Limits: DefaultLimitRules(),
+		Alerts: func() AlertRules {
+			a := DefaultAlertRules()
+			a.Quarantine, a.Cooldown = []string{"flagged_key_use", "scope_probe"}, 30*time.Minute
+			return a
+		}(),
 	}
 	if !reflect.DeepEqual(p, want) {
 		t.Fatalf("Load =\n%+v\nwant\n%+v", p, want)

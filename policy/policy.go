@@ -54,6 +54,10 @@ type Policy struct {
 	// Owners holds the key rules of owners with overrides, each already
 	// merged over Keys. Use KeyRulesFor rather than reading it directly.
 	Owners map[string]KeyRules
+	// Limits are the server-wide rate limits.
+	Limits LimitRules
+	// Alerts tune anomaly detection and say which alerts disable a key.
+	Alerts AlertRules
 }
 
 // TokenRules are the policy's limits on minted tokens.

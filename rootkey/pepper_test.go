@@ -160,3 +160,23 @@ func TestHashEdgeCases(t *testing.T) {
 		}
 	})
 }
+
+func TestDerive(t *testing.T) {
+	p := testPepper(t, 1)
+	a, b := p.Derive("audit-chain"), p.Derive("webhook")
+	if len(a) != 32 || len(b) != 32 {
+		t.Fatalf("derived %d and %d bytes, want 32", len(a), len(b))
+	}
+	if bytes.Equal(a, b) {
+		t.Error("two labels derived the same key")
+	}
+	if !bytes.Equal(a, p.Derive("audit-chain")) {
+		t.Error("Derive is not deterministic")
+	}
+	if bytes.Equal(a, testPepper(t, 2).Derive("audit-chain")) {
+		t.Error("two peppers derived the same key")
+	}
+	if (Pepper{}).Derive("x") != nil {
+		t.Error("the zero Pepper derived a key")
+	}
+}

@@ -45,6 +45,10 @@ var methodRoles = map[string][]policy.Role{
 	adminv1.SigningKeyService_RotateSigningKey_FullMethodName: {policy.RoleAdmin},
 	adminv1.SigningKeyService_RevokeSigningKey_FullMethodName: {policy.RoleAdmin},
 
+	adminv1.AuditService_QueryAuditEvents_FullMethodName: {policy.RoleAdmin},
+	adminv1.AuditService_TailAuditEvents_FullMethodName:  {policy.RoleAdmin},
+	adminv1.AuditService_VerifyAuditChain_FullMethodName: {policy.RoleAdmin},
+
 	healthpb.Health_Check_FullMethodName: {anyCaller},
 	healthpb.Health_Watch_FullMethodName: {anyCaller},
 	healthpb.Health_List_FullMethodName:  {anyCaller},

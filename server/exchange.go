@@ -5,7 +5,9 @@ import (
 	"errors"
 	"time"
 
+	"github.com/latchkeyhq/latchkey/audit"
 	"github.com/latchkeyhq/latchkey/issuer"
+	"github.com/latchkeyhq/latchkey/lifecycle"
 	"github.com/latchkeyhq/latchkey/policy"
 	"github.com/latchkeyhq/latchkey/rootkey"
 	"github.com/latchkeyhq/latchkey/store"
@@ -46,42 +48,70 @@ type exchanger struct {
 	issuer func() *issuer.Issuer
 	policy func() *policy.Policy
 	usage  UsageTracker
+	limits *limiters
 	now    func() time.Time
 	// dummyHash is verified against when a key id is unknown, so that an
 	// unknown id costs the same HMAC as a wrong secret.
 	dummyHash []byte
 }
 
-func (e *exchanger) exchange(ctx context.Context, req exchangeRequest) (exchangeResult, error) {
-	if err := validateShape(req.scopes, req.audiences, req.ttl); err != nil {
+// exchange notes on ev what the audit trail needs: the key id once the
+// key parses, the key's flags once it is found, and why it refused.
+func (e *exchanger) exchange(ctx context.Context, req exchangeRequest, ev *audit.Event) (exchangeResult, error) {
+	ev.Scopes = req.scopes
+	if err := e.limits.exchangeAdmitted(req.caller.Identity); err != nil {
+		ev.Reason = audit.ReasonRateLimited
 		return exchangeResult{}, err
 	}
+	res, reason, err := e.run(ctx, req, ev)
+	if err != nil {
+		ev.Reason = reason
+		switch reason {
+		case audit.ReasonMalformedKey, audit.ReasonUnknownKey, audit.ReasonBadSecret:
+			e.limits.authFailed(req.caller.Identity)
+		}
+		return exchangeResult{}, err
+	}
+	ev.JTI, ev.Scopes = res.token.JTI, res.grant.Scopes
+	return res, nil
+}
+
+func (e *exchanger) run(ctx context.Context, req exchangeRequest, ev *audit.Event) (exchangeResult, string, error) {
+	if err := validateShape(req.scopes, req.audiences, req.ttl); err != nil {
+		return exchangeResult{}, audit.ReasonInvalidRequest, err
+	}
 	if req.size > maxExchangeBytes {
-		return exchangeResult{}, invalidArg("request too large (at most 16 KiB)")
+		return exchangeResult{}, audit.ReasonInvalidRequest, invalidArg("request too large (at most 16 KiB)")
 	}
 	key, err := rootkey.Parse(req.rootKey)
 	if err != nil {
-		return exchangeResult{}, errInvalidRootKey
+		return exchangeResult{}, audit.ReasonMalformedKey, errInvalidRootKey
 	}
+	ev.KeyID = key.ID()
 	rec, err := e.keys.GetKey(ctx, key.ID())
 	if errors.Is(err, store.ErrNotFound) {
 		e.pepper.Verify(key, e.dummyHash)
-		return exchangeResult{}, errInvalidRootKey
+		return exchangeResult{}, audit.ReasonUnknownKey, errInvalidRootKey
 	}
 	if err != nil {
-		return exchangeResult{}, err
+		return exchangeResult{}, audit.ReasonInternal, err
 	}
 	now := e.now()
 	if !secretMatches(e.pepper, key, rec, now) {
-		return exchangeResult{}, errInvalidRootKey
+		return exchangeResult{}, audit.ReasonBadSecret, errInvalidRootKey
 	}
-	if !keyUsable(rec, now) {
-		return exchangeResult{}, errInvalidRootKey
+	pol := e.policy()
+	ev.KeyFlags = keyFlags(rec, pol, now)
+	if reason := unusableReason(rec, now); reason != "" {
+		return exchangeResult{}, reason, errInvalidRootKey
 	}
 	if !boundTo(rec.BoundIdentities, req.caller.Identity) {
-		return exchangeResult{}, errNotBound
+		return exchangeResult{}, audit.ReasonNotBound, errNotBound
 	}
-	grant, err := e.policy().Decide(policy.GrantRequest{
+	if err := e.limits.keyAllowed(rec); err != nil {
+		return exchangeResult{}, audit.ReasonRateLimited, err
+	}
+	grant, err := pol.Decide(policy.GrantRequest{
 		Scopes:       req.scopes,
 		Audiences:    req.audiences,
 		TTL:          req.ttl,
@@ -90,13 +120,13 @@ func (e *exchanger) exchange(ctx context.Context, req exchangeRequest) (exchange
 		KeyMaxTTL:    rec.MaxTTL,
 	})
 	if err != nil {
-		return exchangeResult{}, err
+		return exchangeResult{}, audit.ReasonScopeDenied, err
 	}
 	// A token never outlives the key it derives from.
 	if !rec.ExpiresAt.IsZero() {
 		grant.TTL = min(grant.TTL, rec.ExpiresAt.Sub(now).Truncate(time.Second))
 		if grant.TTL <= 0 {
-			return exchangeResult{}, errInvalidRootKey
+			return exchangeResult{}, audit.ReasonKeyExpired, errInvalidRootKey
 		}
 	}
 	tok, err := e.issuer().Mint(issuer.Grant{
@@ -108,12 +138,27 @@ func (e *exchanger) exchange(ctx context.Context, req exchangeRequest) (exchange
 		CertThumbprint: req.caller.CertThumbprint,
 	})
 	if err != nil {
-		return exchangeResult{}, err
+		return exchangeResult{}, audit.ReasonInternal, err
 	}
 	if e.usage != nil {
 		e.usage.Record(rec.ID, now)
 	}
-	return exchangeResult{token: tok, keyID: rec.ID, grant: grant}, nil
+	return exchangeResult{token: tok, keyID: rec.ID, grant: grant}, "", nil
+}
+
+// unusableReason says why tokens may not be minted from a key, or "".
+func unusableReason(rec store.KeyRecord, now time.Time) string {
+	switch {
+	case rec.State == store.KeyStateRevoked:
+		return audit.ReasonKeyRevoked
+	case rec.State == store.KeyStateDisabled:
+		return audit.ReasonKeyDisabled
+	case rec.State != store.KeyStateActive:
+		return audit.ReasonKeyRevoked
+	case !rec.ExpiresAt.IsZero() && !now.Before(rec.ExpiresAt):
+		return audit.ReasonKeyExpired
+	}
+	return ""
 }
 
 // secretMatches accepts the current secret, or during a rotation the
@@ -166,4 +211,22 @@ func validateShape(scopes, audiences []string, ttl time.Duration) error {
 		return invalidArg("ttl must not be negative")
 	}
 	return nil
+}
+
+// keyFlags are the warnings a key carries when it is presented: revoked
+// as leaked, attestation overdue, rotation due. The anomaly detector
+// alerts on use of a flagged key.
+func keyFlags(rec store.KeyRecord, p *policy.Policy, now time.Time) []string {
+	var flags []string
+	if rec.State == store.KeyStateRevoked && rec.RevocationReason == store.ReasonLeaked {
+		flags = append(flags, audit.FlagLeaked)
+	}
+	rules := p.KeyRulesFor(rec.Owner)
+	if due := lifecycle.AttestationDueAt(rec, rules); !due.IsZero() && !now.Before(due) {
+		flags = append(flags, audit.FlagAttestationOverdue)
+	}
+	if due := lifecycle.RotationDueAt(rec, rules); !due.IsZero() && !now.Before(due) {
+		flags = append(flags, audit.FlagRotationDue)
+	}
+	return flags
 }

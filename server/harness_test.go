@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -14,10 +15,13 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/latchkeyhq/latchkey/audit"
+	"github.com/latchkeyhq/latchkey/audit/alert"
 	adminv1 "github.com/latchkeyhq/latchkey/gen/latchkey/admin/v1"
 	latchkeyv1 "github.com/latchkeyhq/latchkey/gen/latchkey/v1"
 	"github.com/latchkeyhq/latchkey/issuer"
 	"github.com/latchkeyhq/latchkey/lifecycle"
+	"github.com/latchkeyhq/latchkey/metrics"
 	"github.com/latchkeyhq/latchkey/pki"
 	"github.com/latchkeyhq/latchkey/policy"
 	"github.com/latchkeyhq/latchkey/revocation"
@@ -117,6 +121,52 @@ type env struct {
 	leaves  map[string]*pki.Leaf
 	usage   *lifecycle.Usage
 	view    *revocation.View
+	trail   *audit.Trail
+	auditDB *faultyAudit
+	metrics *metrics.Metrics
+	alerts  *alertCapture
+}
+
+// faultyAudit is the store's audit log with a switch that makes every
+// write fail, as a full or broken disk would.
+type faultyAudit struct {
+	store.AuditLog
+	mu   sync.Mutex
+	fail bool
+}
+
+func (f *faultyAudit) AppendAudit(ctx context.Context, recs []store.AuditRecord, meta map[string][]byte) error {
+	f.mu.Lock()
+	fail := f.fail
+	f.mu.Unlock()
+	if fail {
+		return fmt.Errorf("%w: injected audit write failure", store.ErrUnavailable)
+	}
+	return f.AuditLog.AppendAudit(ctx, recs, meta)
+}
+
+func (f *faultyAudit) setFail(v bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fail = v
+}
+
+// alertCapture records the alerts the server hands to its sink.
+type alertCapture struct {
+	mu  sync.Mutex
+	got []alert.Alert
+	ch  chan alert.Alert
+}
+
+func (a *alertCapture) Enqueue(al alert.Alert) bool {
+	a.mu.Lock()
+	a.got = append(a.got, al)
+	a.mu.Unlock()
+	select {
+	case a.ch <- al:
+	default:
+	}
+	return true
 }
 
 func newEnv(t *testing.T) *env {
@@ -126,6 +176,13 @@ func newEnv(t *testing.T) *env {
 
 // newEnvWith lets a test register extra services before the server starts.
 func newEnvWith(t *testing.T, register func(*Server)) *env {
+	t.Helper()
+	return newEnvConfig(t, nil, register)
+}
+
+// newEnvConfig also lets a test change the server's Config (limits,
+// timeouts, the policy) before it is built.
+func newEnvConfig(t *testing.T, configure func(*Config), register func(*Server)) *env {
 	t.Helper()
 	now := time.Now().Truncate(time.Second)
 	ca, err := pki.NewCA("latchkey test CA", now.Add(-time.Hour), now.Add(24*time.Hour))
@@ -170,11 +227,23 @@ func newEnvWith(t *testing.T, register func(*Server)) *env {
 	view := revocation.NewView(revs, lastRev)
 	logs := &syncBuffer{}
 	usage := lifecycle.NewUsage(counting)
-	srv, err := New(Config{
+	auditDB := &faultyAudit{AuditLog: bs}
+	trail, err := audit.Open(context.Background(), audit.Config{Log: auditDB, Key: pepper.Derive("audit-chain-v1"), Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New()
+	alerts := &alertCapture{ch: make(chan alert.Alert, 64)}
+	cfg := Config{
 		TLS: tlsCfg, Store: counting, Pepper: pepper, Keys: keys, Policy: pol, Now: clk.Now, Usage: usage,
 		Revocations: view, Revoker: revocation.NewRevoker(counting, view),
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
+		Audit:  trail, Metrics: m, Alerts: alerts,
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,9 +259,10 @@ func newEnvWith(t *testing.T, register func(*Server)) *env {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Stop(ctx)
+		trail.Close()
 		bs.Close()
 	})
-	e := &env{t: t, ca: ca, usage: usage, view: view, addr: lis.Addr().String(), srv: srv, store: faulty, lookups: counting,
+	e := &env{t: t, ca: ca, usage: usage, view: view, trail: trail, auditDB: auditDB, metrics: m, alerts: alerts, addr: lis.Addr().String(), srv: srv, store: faulty, lookups: counting,
 		pepper: pepper, pepperB: pepperB, keys: keys, clock: clk, logs: logs, leaves: map[string]*pki.Leaf{}}
 	for _, id := range []string{idAdmin, idIntrospect, idWorkloadA, idWorkloadB, idNobody} {
 		e.leaves[id] = e.clientLeaf(pki.LeafOptions{URIs: []string{id}})

@@ -25,6 +25,7 @@ const (
 	DiscoveryPath = "/.well-known/openid-configuration"
 	HealthPath    = "/healthz"
 	ReadyPath     = "/readyz"
+	MetricsPath   = "/metrics"
 )
 
 // readyTimeout bounds one readiness check, so a hung store makes /readyz
@@ -70,6 +71,8 @@ type HTTPConfig struct {
 	Ready func(context.Context) error
 	// Logger receives readiness failures. Nil discards them.
 	Logger *slog.Logger
+	// Metrics, when set, is served at MetricsPath (Prometheus text format).
+	Metrics http.Handler
 }
 
 type httpHandler struct {
@@ -128,6 +131,9 @@ func NewHTTPHandler(cfg HTTPConfig) (http.Handler, error) {
 		DiscoveryPath: h.serveDiscovery,
 		HealthPath:    h.serveHealth,
 		ReadyPath:     h.serveReady,
+	}
+	if cfg.Metrics != nil {
+		h.routes[MetricsPath] = cfg.Metrics.ServeHTTP
 	}
 	return h, nil
 }

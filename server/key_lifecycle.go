@@ -54,6 +54,7 @@ func (s *keyService) RevokeKey(ctx context.Context, req *adminv1.RevokeKeyReques
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
+	auditNote(ctx).Reason = reason.String()
 	k, err := s.mutate(ctx, req.GetKeyId(), func(r *store.KeyRecord, now time.Time) (store.KeyEvent, error) {
 		if r.State == store.KeyStateRevoked {
 			return store.KeyEvent{}, nil // the first revocation's reason and time stand
@@ -132,6 +133,7 @@ func (s *keyService) DisableKey(ctx context.Context, req *adminv1.DisableKeyRequ
 	if err := checkText("reason", reason, 1, maxNoteLen); err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
+	auditNote(ctx).Reason = reason
 	k, err := s.mutate(ctx, req.GetKeyId(), func(r *store.KeyRecord, now time.Time) (store.KeyEvent, error) {
 		if err := requireLive(r, "disable"); err != nil {
 			return store.KeyEvent{}, err
@@ -219,6 +221,12 @@ func (s *keyService) RevokeTokens(ctx context.Context, req *adminv1.RevokeTokens
 		}
 		before = t.AsTime()
 	}
+	ev := auditNote(ctx)
+	ev.Reason = req.GetReason()
+	ev.Detail = map[string]string{"by": revocationLabel(kind), "target": value}
+	if kind == store.RevokeJTI {
+		ev.JTI = value
+	}
 	caller, _ := CallerFromContext(ctx)
 	rev, err := s.revoker.revokeTarget(ctx, caller.Identity, kind, value, before, req.GetReason())
 	if err != nil {
@@ -226,4 +234,19 @@ func (s *keyService) RevokeTokens(ctx context.Context, req *adminv1.RevokeTokens
 	}
 	s.log.InfoContext(ctx, "tokens revoked", "kind", kind.String(), "revision", rev.Rev)
 	return &adminv1.RevokeTokensResponse{Revision: rev.Rev}, nil
+}
+
+// revocationLabel names a revocation kind in audit events and metrics.
+func revocationLabel(k store.RevocationKind) string {
+	switch k {
+	case store.RevokeJTI:
+		return "token"
+	case store.RevokeKeyTokens:
+		return "key"
+	case store.RevokeSubjectTokens:
+		return "subject"
+	case store.RevokeSigningKeyTokens:
+		return "signing_key"
+	}
+	return "other"
 }

@@ -60,9 +60,13 @@ func methodName(ctx context.Context) string {
 func TestInterceptorChainWithMisbehavingHandlers(t *testing.T) {
 	methodRoles[probePanic] = []policy.Role{anyCaller}
 	methodRoles[probeDeadline] = []policy.Role{anyCaller}
+	methodRules[probePanic] = methodRule{limit: limitCaller}
+	methodRules[probeDeadline] = methodRule{limit: limitCaller}
 	t.Cleanup(func() {
 		delete(methodRoles, probePanic)
 		delete(methodRoles, probeDeadline)
+		delete(methodRules, probePanic)
+		delete(methodRules, probeDeadline)
 	})
 	e := newEnvWith(t, func(s *Server) { s.GRPC().RegisterService(probeDesc(), struct{}{}) })
 	conn := e.conn(idNobody)

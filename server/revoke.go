@@ -30,8 +30,11 @@ type tokenRevoker struct {
 func (r *tokenRevoker) revokeOwn(ctx context.Context, caller Caller, raw string) error {
 	claims, err := r.issuer().Verify(raw, issuer.VerifyOptions{})
 	if err != nil {
+		auditNote(ctx).Reason = "not a valid token"
 		return nil
 	}
+	ev := auditNote(ctx)
+	ev.KeyID, ev.JTI = claims.ClientID, claims.JTI
 	if !r.holds(ctx, caller, claims) {
 		return errNotYourToken
 	}

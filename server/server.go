@@ -22,8 +22,11 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
+	"github.com/latchkeyhq/latchkey/audit"
+	"github.com/latchkeyhq/latchkey/audit/alert"
 	adminv1 "github.com/latchkeyhq/latchkey/gen/latchkey/admin/v1"
 	latchkeyv1 "github.com/latchkeyhq/latchkey/gen/latchkey/v1"
+	"github.com/latchkeyhq/latchkey/metrics"
 	"github.com/latchkeyhq/latchkey/policy"
 	"github.com/latchkeyhq/latchkey/revocation"
 	"github.com/latchkeyhq/latchkey/rootkey"
@@ -36,6 +39,9 @@ const (
 	DefaultMaxConcurrentStreams = 100
 	DefaultMaxDeadline          = 30 * time.Second
 	DefaultConnectionTimeout    = 10 * time.Second
+	// DefaultMaxHeaderListSize bounds a request's metadata; ours needs
+	// well under 1 KiB.
+	DefaultMaxHeaderListSize = 16 << 10
 )
 
 // Config is everything a Server needs. cmd/latchkey builds it from files.
@@ -51,7 +57,14 @@ type Config struct {
 	Revocations *revocation.View
 	Revoker     *revocation.Revoker
 	// Usage, when set, counts exchanges per key for the inventory.
-	Usage  UsageTracker
+	Usage UsageTracker
+	// Audit is the audit trail. Without one nothing is audited; that is
+	// for measuring its cost, never for production.
+	Audit *audit.Trail
+	// Metrics, when set, counts calls, outcomes and limits for /metrics.
+	Metrics *metrics.Metrics
+	// Alerts, when set, receives every anomaly alert (a webhook).
+	Alerts AlertSink
 	Logger *slog.Logger
 	Now    func() time.Time
 
@@ -70,6 +83,9 @@ type Server struct {
 	log    *slog.Logger
 	// revoker records every revocation this server makes, whoever asks.
 	revoker *tokenRevoker
+	limits  *limiters
+	metrics *metrics.Metrics
+	alerter *alerter
 }
 
 // New validates cfg, fills defaults and builds the server with every service
@@ -78,11 +94,16 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	s := &Server{health: health.NewServer(), log: cfg.Logger}
+	s := &Server{health: health.NewServer(), log: cfg.Logger, metrics: cfg.Metrics}
 	s.policy.Store(cfg.Policy)
+	getPolicy := s.policy.Load
+	var limited func(string)
+	if cfg.Metrics != nil {
+		limited = cfg.Metrics.RateLimited
+	}
+	s.limits = newLimiters(getPolicy, cfg.Now, limited)
 	s.grpc = grpc.NewServer(s.options(cfg)...)
 
-	getPolicy := s.policy.Load
 	dummy := cfg.Pepper.Hash(rootkey.Key{})
 	issuerNow := cfg.Keys.Issuer
 	s.revoker = &tokenRevoker{
@@ -94,7 +115,7 @@ func New(cfg Config) (*Server, error) {
 		issuer: issuerNow,
 		exchanger: &exchanger{
 			keys: cfg.Store, pepper: cfg.Pepper, issuer: issuerNow,
-			policy: getPolicy, usage: cfg.Usage, now: cfg.Now, dummyHash: dummy,
+			policy: getPolicy, usage: cfg.Usage, limits: s.limits, now: cfg.Now, dummyHash: dummy,
 		},
 		checker: &introspector{
 			issuer: issuerNow, keys: cfg.Store, revoked: cfg.Revocations, now: cfg.Now,
@@ -107,9 +128,87 @@ func New(cfg Config) (*Server, error) {
 		log: cfg.Logger, keys: cfg.Store, pepper: cfg.Pepper, policy: getPolicy, usage: cfg.Usage, now: cfg.Now,
 		revoker: s.revoker,
 	})
+	adminv1.RegisterAuditServiceServer(s.grpc, &auditService{log: cfg.Logger, trail: cfg.Audit})
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
+	if cfg.Audit != nil {
+		if err := s.startAlerts(cfg); err != nil {
+			return nil, err
+		}
+	}
+	s.registerGauges(cfg)
 	return s, nil
+}
+
+// alertHistory is how much audit history teaches the detector at start.
+const alertHistory = 24 * time.Hour
+
+func (s *Server) startAlerts(cfg Config) error {
+	det, err := alert.NewDetector(detectorConfig(cfg.Policy.Alerts))
+	if err != nil {
+		return fmt.Errorf("server: alert thresholds: %w", err)
+	}
+	a := &alerter{
+		detector: det, trail: cfg.Audit, keys: cfg.Store, revoker: s.revoker, policy: s.policy.Load,
+		sink: cfg.Alerts, log: cfg.Logger, now: cfg.Now,
+		queue: make(chan alert.Alert, alertQueue), stop: make(chan struct{}),
+	}
+	if cfg.Metrics != nil {
+		a.counted = cfg.Metrics.Alert
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.warm(ctx, cfg.Now().Add(-alertHistory)); err != nil {
+		return fmt.Errorf("server: reading audit history for the anomaly detector: %w", err)
+	}
+	a.start()
+	s.alerter = a
+	return nil
+}
+
+func (s *Server) registerGauges(cfg Config) {
+	if cfg.Metrics == nil {
+		return
+	}
+	cfg.Metrics.SetRateLimitBuckets(func() int {
+		return s.limits.keys.Len() + s.limits.failed.Len() + s.limits.callers.Len()
+	})
+	if cfg.Revocations != nil {
+		if w, ok := any(cfg.Revocations).(interface{ Watchers() int }); ok {
+			cfg.Metrics.SetWatchers(w.Watchers)
+		}
+	}
+}
+
+// countEvent turns each audited call into the metrics it implies, whether
+// or not a trail records it.
+func (s *Server) countEvent(ev *audit.Event) {
+	m := s.metrics
+	if m == nil {
+		return
+	}
+	if ev.Kind == audit.KindExchange {
+		if ev.Result == audit.ResultOK {
+			m.Exchange("granted")
+			m.TokenIssued(s.policy.Load().Signing.Algorithm)
+		} else {
+			m.Exchange(ev.Reason)
+		}
+		return
+	}
+	if ev.Result != audit.ResultOK {
+		return
+	}
+	switch ev.Kind {
+	case audit.KindTokenRevoke:
+		m.Revocation("token")
+	case audit.KindKeyRevoke:
+		m.Revocation("key")
+	case audit.KindTokensRevoke:
+		m.Revocation(ev.Detail["by"])
+	case audit.KindSigningRevoke:
+		m.Revocation("signing_key")
+	}
 }
 
 func (c *Config) fill() error {
@@ -161,10 +260,32 @@ func (s *Server) options(cfg Config) []grpc.ServerOption {
 		return status.Error(codes.Internal, "internal error")
 	})
 	roles := policyRoles{s}
+	unary := []grpc.UnaryServerInterceptor{recovery.UnaryServerInterceptor(recoverOpt)}
+	stream := []grpc.StreamServerInterceptor{recovery.StreamServerInterceptor(recoverOpt)}
+	if cfg.Metrics != nil {
+		unary = append(unary, cfg.Metrics.UnaryInterceptor())
+		stream = append(stream, cfg.Metrics.StreamInterceptor())
+	}
+	unary = append(unary,
+		logging.UnaryServerInterceptor(logger, logOpts...),
+		identityUnary(),
+		// Audit sits outside authorization so refused calls are recorded too.
+		auditUnary(cfg.Audit, cfg.Logger, s.countEvent),
+		authzUnary(roles),
+		limitUnary(s.limits),
+		deadlineUnary(cfg.MaxDeadline),
+	)
+	stream = append(stream,
+		logging.StreamServerInterceptor(logger, logOpts...),
+		identityStream(),
+		authzStream(roles),
+		limitStream(s.limits),
+	)
 	return []grpc.ServerOption{
 		grpc.Creds(credentials.NewTLS(cfg.TLS)),
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
 		grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
+		grpc.MaxHeaderListSize(DefaultMaxHeaderListSize),
 		grpc.ConnectionTimeout(cfg.ConnectionTimeout),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
 			MinTime:             30 * time.Second,
@@ -177,29 +298,8 @@ func (s *Server) options(cfg Config) []grpc.ServerOption {
 			Time:                  2 * time.Minute,
 			Timeout:               20 * time.Second,
 		}),
-		grpc.ChainUnaryInterceptor(
-			recovery.UnaryServerInterceptor(recoverOpt),
-			logging.UnaryServerInterceptor(logger, logOpts...),
-			identityUnary(),
-			authzUnary(roles),
-			deadlineUnary(cfg.MaxDeadline),
-		),
-		grpc.ChainStreamInterceptor(
-			recovery.StreamServerInterceptor(recoverOpt),
-			logging.StreamServerInterceptor(logger, logOpts...),
-			identityStream(),
-			authzStream(roles),
-		),
-	}
-}
-
-// deadlineUnary gives every unary call a deadline no later than max, so a
-// stuck store cannot hold a handler forever.
-func deadlineUnary(max time.Duration) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		ctx, cancel := context.WithTimeout(ctx, max)
-		defer cancel()
-		return handler(ctx, req)
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
 	}
 }
 
@@ -233,8 +333,15 @@ func (s *Server) Serve(lis net.Listener) error {
 	return s.grpc.Serve(lis)
 }
 
-// Stop drains in-flight calls until ctx ends, then closes every connection.
+// Stop drains in-flight calls until ctx ends, then closes every
+// connection and stops the alert handler. The audit trail and the store
+// are the caller's to close, after Stop.
 func (s *Server) Stop(ctx context.Context) {
+	defer func() {
+		if s.alerter != nil {
+			s.alerter.close()
+		}
+	}()
 	s.health.Shutdown()
 	done := make(chan struct{})
 	go func() {

@@ -54,6 +54,10 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
+	var limited *rateLimitedError
+	if errors.As(err, &limited) {
+		return limited.status()
+	}
 	var (
 		scopeErr *policy.ScopeNotAllowedError
 		audErr   *policy.AudienceNotAllowedError

@@ -41,7 +41,7 @@ func (s *tokenService) ExchangeToken(ctx context.Context, req *latchkeyv1.Exchan
 		}
 		in.ttl = d.AsDuration()
 	}
-	res, err := s.exchanger.exchange(ctx, in)
+	res, err := s.exchanger.exchange(ctx, in, auditNote(ctx))
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}

@@ -25,6 +25,9 @@ type Config struct {
 	Now      func() time.Time
 	Interval time.Duration
 	Logger   *slog.Logger
+	// OnChange, when set, is told of every key whose state changes once
+	// the change is stored, for the audit trail.
+	OnChange func(kid, alg, state string)
 }
 
 // Manager owns the keyring. Its methods are safe for concurrent use.
@@ -118,6 +121,9 @@ func (m *Manager) change(ctx context.Context, plan func([]issuer.KeyringEntry, i
 	}
 	for _, e := range changes(m.entries, next) {
 		m.cfg.Logger.Info("signing key state", "kid", e.Key.KID(), "alg", e.Key.Alg(), "state", string(e.State))
+		if m.cfg.OnChange != nil {
+			m.cfg.OnChange(e.Key.KID(), e.Key.Alg(), string(e.State))
+		}
 	}
 	m.entries = next
 	m.current.Store(iss)

@@ -42,12 +42,33 @@ type serveConfig struct {
 		// UsageFlushInterval is how often last-used times are written.
 		UsageFlushInterval time.Duration `yaml:"usage_flush_interval"`
 	} `yaml:"lifecycle"`
+	Audit struct {
+		// Enabled defaults to true; off is only for measuring its cost.
+		Enabled *bool `yaml:"enabled"`
+		// File receives every event as a JSON line for a SIEM: a path,
+		// or "-" for standard output. Empty: the store only.
+		File string `yaml:"file"`
+		// Retention is how long events are kept, e.g. "400d".
+		Retention string `yaml:"retention"`
+		retention time.Duration
+	} `yaml:"audit"`
+	Alerts struct {
+		// WebhookURL receives each alert as a signed JSON POST.
+		WebhookURL string `yaml:"webhook_url"`
+		// WebhookSecretFile holds the HMAC key (>= 16 bytes) for the
+		// Latchkey-Signature header.
+		WebhookSecretFile string `yaml:"webhook_secret_file"`
+	} `yaml:"alerts"`
 }
+
+// auditOn reports whether the audit trail is enabled.
+func (c *serveConfig) auditOn() bool { return c.Audit.Enabled == nil || *c.Audit.Enabled }
 
 // Lifecycle defaults.
 const (
 	defaultJanitorInterval    = time.Minute
 	defaultUsageFlushInterval = 10 * time.Second
+	defaultAuditRetention     = 400 * 24 * time.Hour
 )
 
 const exampleConfig = `listen: 0.0.0.0:7443
@@ -68,6 +89,13 @@ log:
 lifecycle:
   janitor_interval: 1m                      # expiry, unused-disable, attestation, rotation checks
   usage_flush_interval: 10s                 # how often last-used times reach the store
+audit:
+  enabled: true                             # every exchange and change, durably, before the response
+  file: /var/log/latchkey/audit.jsonl       # JSON lines for a SIEM; "-" for stdout; omit for the store only
+  retention: 400d                           # older events are pruned; the chain still verifies
+alerts:
+  webhook_url: https://alerts.example.com/latchkey  # signed JSON POST per alert (optional)
+  webhook_secret_file: /etc/latchkey/webhook.key    # >= 16 bytes, HMAC key of Latchkey-Signature
 `
 
 // loadServeConfig reads and validates a config file. Relative paths inside it
@@ -84,8 +112,11 @@ func loadServeConfig(path string) (*serveConfig, error) {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	base := filepath.Dir(path)
+	if f := c.Audit.File; f != "" && f != "-" && !filepath.IsAbs(f) {
+		c.Audit.File = filepath.Join(base, f)
+	}
 	for _, p := range []*string{&c.TLS.CertFile, &c.TLS.KeyFile, &c.TLS.ClientCAFile,
-		&c.Store.Dir, &c.Store.EncryptionKeyFile, &c.PepperFile, &c.PolicyFile} {
+		&c.Store.Dir, &c.Store.EncryptionKeyFile, &c.PepperFile, &c.PolicyFile, &c.Alerts.WebhookSecretFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
 		}
@@ -124,6 +155,17 @@ func (c *serveConfig) validate() error {
 	}
 	if c.Lifecycle.JanitorInterval < 0 || c.Lifecycle.UsageFlushInterval < 0 {
 		errs = append(errs, errors.New("lifecycle intervals must be positive"))
+	}
+	c.Audit.retention = defaultAuditRetention
+	if c.Audit.Retention != "" {
+		d, err := parseDays(c.Audit.Retention)
+		if err != nil || d < 24*time.Hour {
+			errs = append(errs, fmt.Errorf("audit.retention %q: want a duration of at least 1d, e.g. 400d", c.Audit.Retention))
+		}
+		c.Audit.retention = d
+	}
+	if (c.Alerts.WebhookURL == "") != (c.Alerts.WebhookSecretFile == "") {
+		errs = append(errs, errors.New("alerts.webhook_url and alerts.webhook_secret_file go together"))
 	}
 	switch c.Log.Level {
 	case "", "debug", "info", "warn", "error":

@@ -69,6 +69,9 @@ func runDev(ctx context.Context, stateDir, listen, httpListen string, out, logOu
 
 // ensureDemoKey creates the demo root key through the admin API, as an
 // operator would, unless an earlier run already wrote it.
+// demoKeyRate is the demo key's exchanges per second and burst.
+const demoKeyRate = 100_000
+
 func ensureDemoKey(ctx context.Context, stateDir, path string) error {
 	if _, err := os.Stat(path); err == nil {
 		return nil
@@ -89,6 +92,9 @@ func ensureDemoKey(ctx context.Context, stateDir, path string) error {
 		Scopes:          []string{"demo.read", "demo.write"},
 		Audiences:       []string{"demo-api"},
 		BoundIdentities: []string{devstate.WorkloadIdentity},
+		// Generous, so load tools and benchmarks can drive the demo key;
+		// keys made with `keys create` get the policy default.
+		RateLimit: &adminv1.RateLimit{PerSecond: demoKeyRate, Burst: demoKeyRate},
 	})
 	if err != nil {
 		return err

@@ -42,6 +42,7 @@ Production:  latchkey serve --config FILE`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCmd(), newDevCmd(), newKeysCmd(), newTokenCmd(), newSigningCmd(), newPolicyCmd())
+	root.AddCommand(newScanCmd())
 	return root
 }
 

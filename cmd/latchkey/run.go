@@ -15,7 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/latchkeyhq/latchkey/audit"
 	"github.com/latchkeyhq/latchkey/lifecycle"
+	"github.com/latchkeyhq/latchkey/metrics"
 	"github.com/latchkeyhq/latchkey/pki"
 	"github.com/latchkeyhq/latchkey/policy"
 	"github.com/latchkeyhq/latchkey/revocation"
@@ -40,9 +42,13 @@ type instance struct {
 	// loops is done when they have returned (the flusher after a last flush).
 	stopLoops context.CancelFunc
 	loops     sync.WaitGroup
-	// http serves the JWKS, discovery and health endpoints.
+	// http serves the JWKS, discovery, health and metrics endpoints.
 	http    *http.Server
 	httpLis net.Listener
+	// trail is the audit trail (nil when disabled); auditFile its
+	// JSON-lines copy.
+	trail     *audit.Trail
+	auditFile io.Closer
 }
 
 // start loads every file the config names, opens the store and starts
@@ -85,15 +91,29 @@ func start(cfg *serveConfig, logOut io.Writer) (*instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store %s (key file %s): %w", cfg.Store.Dir, cfg.Store.EncryptionKeyFile, err)
 	}
-	inst, err := startWith(cfg, tlsCfg, st, pepper, pol, log)
+	m := metrics.New()
+	trail, auditFile, err := openAudit(cfg, st, pepper, m, log, os.Stdout)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
+	inst, err := startWith(cfg, tlsCfg, st, pepper, pol, log, trail, m)
+	if err != nil {
+		if trail != nil {
+			trail.Close()
+		}
+		auditFile.Close()
+		st.Close()
+		return nil, err
+	}
+	inst.auditFile = auditFile
+	record(trail, log, audit.Event{Kind: audit.KindServiceStart, Actor: audit.ActorSystem,
+		Detail: map[string]string{"listen": inst.lis.Addr().String()}})
 	return inst, nil
 }
 
-func startWith(cfg *serveConfig, tlsCfg *tls.Config, disk store.Store, pepper rootkey.Pepper, pol *policy.Policy, log *slog.Logger) (*instance, error) {
+func startWith(cfg *serveConfig, tlsCfg *tls.Config, disk store.Store, pepper rootkey.Pepper, pol *policy.Policy, log *slog.Logger,
+	trail *audit.Trail, m *metrics.Metrics) (*instance, error) {
 	// Every writer goes through one cache, so key records are served from
 	// memory and never stale.
 	st := cache.New(disk, 0)
@@ -111,19 +131,32 @@ func startWith(cfg *serveConfig, tlsCfg *tls.Config, disk store.Store, pepper ro
 		}
 		return srv.Policy()
 	}
-	keys, err := signing.Open(context.Background(), signing.Config{Store: st, Policy: currentPolicy, Logger: log})
+	keys, err := signing.Open(context.Background(), signing.Config{Store: st, Policy: currentPolicy, Logger: log,
+		OnChange: func(kid, alg, state string) {
+			record(trail, log, audit.Event{Kind: audit.KindSigningRotate, Actor: audit.ActorSystem,
+				Detail: map[string]string{"kid": kid, "alg": alg, "state": state}})
+		}})
+	if err != nil {
+		return nil, err
+	}
+	webhook, err := openWebhook(cfg)
 	if err != nil {
 		return nil, err
 	}
 	usage := lifecycle.NewUsage(st)
-	srv, err = server.New(server.Config{
+	srvCfg := server.Config{
 		TLS: tlsCfg, Store: st, Pepper: pepper, Keys: keys, Policy: pol, Usage: usage, Logger: log,
-		Revocations: view, Revoker: revocation.NewRevoker(st, view),
-	})
+		Revocations: view, Revoker: revocation.NewRevoker(st, view), Audit: trail, Metrics: m,
+	}
+	if webhook != nil {
+		srvCfg.Alerts = webhook
+	}
+	srv, err = server.New(srvCfg)
 	if err != nil {
 		return nil, err
 	}
-	httpSrv, httpLis, err := startHTTP(cfg, tlsCfg.Certificates[0], keys, pol, st, log)
+	m.SetKeyStates(keyStateCounter(st))
+	httpSrv, httpLis, err := startHTTP(cfg, tlsCfg.Certificates[0], keys, pol, st, log, m.Handler())
 	if err != nil {
 		return nil, err
 	}
@@ -131,6 +164,9 @@ func startWith(cfg *serveConfig, tlsCfg *tls.Config, disk store.Store, pepper ro
 		Keys: st, Policy: srv.Policy, Interval: cfg.Lifecycle.JanitorInterval, Logger: log,
 		OnDisable: func(ctx context.Context, keyID string, at time.Time, reason string) error {
 			return srv.RevokeIssued(ctx, lifecycle.Actor, keyID, at, "key disabled: "+reason)
+		},
+		OnChange: func(ctx context.Context, keyID, action, reason string) {
+			record(trail, log, janitorEvent(keyID, action, reason))
 		},
 	})
 	if err != nil {
@@ -142,8 +178,14 @@ func startWith(cfg *serveConfig, tlsCfg *tls.Config, disk store.Store, pepper ro
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	inst := &instance{srv: srv, store: disk, lis: lis, log: log, stopLoops: cancel, http: httpSrv, httpLis: httpLis}
+	inst := &instance{srv: srv, store: disk, lis: lis, log: log, stopLoops: cancel, http: httpSrv, httpLis: httpLis, trail: trail}
 	inst.goLoop(func() { keys.Run(ctx) })
+	if trail != nil {
+		inst.goLoop(func() { pruneAudit(ctx, trail, cfg.Audit.retention, log) })
+	}
+	if webhook != nil {
+		inst.goLoop(func() { webhook.Run(ctx) })
+	}
 	inst.goLoop(func() { pruneRevocations(ctx, view, time.Minute) })
 	go func() {
 		if err := httpSrv.ServeTLS(httpLis, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -152,7 +194,7 @@ func startWith(cfg *serveConfig, tlsCfg *tls.Config, disk store.Store, pepper ro
 	}()
 	inst.goLoop(func() { usage.Run(ctx, cfg.Lifecycle.UsageFlushInterval) })
 	inst.goLoop(func() { janitor.Run(ctx) })
-	inst.goLoop(func() { reloadOnHangup(ctx, srv, cfg.PolicyFile, log) })
+	inst.goLoop(func() { reloadOnHangup(ctx, srv, cfg.PolicyFile, log, trail) })
 	go func() {
 		if err := srv.Serve(lis); err != nil {
 			log.Error("grpc server stopped", "error", err)
@@ -196,7 +238,7 @@ func (in *instance) goLoop(fn func()) {
 // reloadOnHangup reloads the policy file on SIGHUP. A file that fails
 // validation is refused and the policy in force stays; connections and calls
 // in flight are never dropped.
-func reloadOnHangup(ctx context.Context, srv *server.Server, path string, log *slog.Logger) {
+func reloadOnHangup(ctx context.Context, srv *server.Server, path string, log *slog.Logger, trail *audit.Trail) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -211,10 +253,14 @@ func reloadOnHangup(ctx context.Context, srv *server.Server, path string, log *s
 			}
 			if err != nil {
 				log.Error("policy reload refused; the previous policy stays in force", "file", path, "error", err)
+				record(trail, log, audit.Event{Kind: audit.KindPolicyReload, Actor: audit.ActorSystem,
+					Result: audit.ResultDenied, Reason: "invalid policy; previous policy stays", Detail: map[string]string{"file": path}})
 				continue
 			}
 			srv.SetPolicy(p)
 			log.Info("policy reloaded", "file", path)
+			record(trail, log, audit.Event{Kind: audit.KindPolicyReload, Actor: audit.ActorSystem,
+				Detail: map[string]string{"file": path}})
 		}
 	}
 }
@@ -232,9 +278,17 @@ func (in *instance) close() error {
 	defer cancel()
 	in.srv.Stop(ctx)
 	in.http.Shutdown(ctx)
-	// After the last call has finished: a final usage flush, then the store.
+	// After the last call has finished: a final usage flush, the last
+	// audit events, then the store.
 	in.stopLoops()
 	in.loops.Wait()
+	if in.trail != nil {
+		record(in.trail, in.log, audit.Event{Kind: audit.KindServiceStop, Actor: audit.ActorSystem})
+		in.trail.Close()
+	}
+	if in.auditFile != nil {
+		in.auditFile.Close()
+	}
 	if err := in.store.Close(); err != nil && !errors.Is(err, store.ErrUnavailable) {
 		return fmt.Errorf("close store: %w", err)
 	}
@@ -258,7 +312,7 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 
 // startHTTP opens the HTTPS side: JWKS, discovery and health, with the
 // server certificate and no client certificate.
-func startHTTP(cfg *serveConfig, cert tls.Certificate, keys *signing.Manager, pol *policy.Policy, st store.KeyStore, log *slog.Logger) (*http.Server, net.Listener, error) {
+func startHTTP(cfg *serveConfig, cert tls.Certificate, keys *signing.Manager, pol *policy.Policy, st store.KeyStore, log *slog.Logger, metricsHandler http.Handler) (*http.Server, net.Listener, error) {
 	lis, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		return nil, nil, fmt.Errorf("listen %s (https): %w", cfg.HTTP.Listen, err)
@@ -276,11 +330,63 @@ func startHTTP(cfg *serveConfig, cert tls.Certificate, keys *signing.Manager, po
 			_, err := st.ListKeys(ctx, store.KeyQuery{PageSize: 1})
 			return err
 		},
-		Logger: log,
+		Logger:  log,
+		Metrics: metricsHandler,
 	})
 	if err != nil {
 		lis.Close()
 		return nil, nil, err
 	}
 	return server.NewHTTPServer(h, cert), lis, nil
+}
+
+// janitorEvent describes a change the janitor stored.
+func janitorEvent(keyID, action, reason string) audit.Event {
+	kind := audit.KindKeyUpdate
+	switch action {
+	case lifecycle.ActionExpired:
+		kind = audit.KindKeyExpire
+	case lifecycle.ActionDisabled:
+		kind = audit.KindKeyDisable
+	case lifecycle.ActionOldSecretRetired:
+		kind = audit.KindKeyRetire
+	}
+	return audit.Event{Kind: kind, Actor: audit.ActorJanitor, KeyID: keyID, Reason: reason,
+		Result: audit.ResultOK, Detail: map[string]string{"action": action}}
+}
+
+// keyStateCounter counts root keys by state for the metrics gauge, at
+// most once a minute: a scrape never walks the inventory.
+func keyStateCounter(st store.KeyStore) func() map[string]int {
+	var (
+		mu     sync.Mutex
+		last   map[string]int
+		lastAt time.Time
+	)
+	return func() map[string]int {
+		mu.Lock()
+		defer mu.Unlock()
+		if last != nil && time.Since(lastAt) < time.Minute {
+			return last
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		counts := map[string]int{}
+		q := store.KeyQuery{PageSize: store.MaxPageSize}
+		for {
+			page, err := st.ListKeys(ctx, q)
+			if err != nil {
+				return last
+			}
+			for _, k := range page.Keys {
+				counts[k.State.String()]++
+			}
+			if page.NextPageToken == "" {
+				break
+			}
+			q.PageToken = page.NextPageToken
+		}
+		last, lastAt = counts, time.Now()
+		return last
+	}
 }

@@ -1,0 +1,151 @@
+package alert
+
+import (
+	"math"
+	"net/netip"
+)
+
+// keyState is what the Detector remembers about one key.
+type keyState struct {
+	idents []seen[string]
+	nets   []seen[netip.Prefix]
+	rate   rate
+	// scope is allocated on the first scope denial; most keys never have one.
+	scope *window
+
+	coolIdentity, coolNetwork, coolRate, coolScope, coolFlagged cooldown
+}
+
+// identState is what the Detector remembers about one caller identity that
+// presented invalid keys.
+type identState struct {
+	invalid window
+	cool    cooldown
+}
+
+// seen is a remembered value with when it was last used, so the least
+// recently used one makes room when a key's list is full.
+type seen[T comparable] struct {
+	v    T
+	last int64 // unix milliseconds
+}
+
+func find[T comparable](list []seen[T], v T) int {
+	for i := range list {
+		if list[i].v == v {
+			return i
+		}
+	}
+	return -1
+}
+
+// remember adds v to list, replacing the least recently used value once the
+// list holds max.
+func remember[T comparable](list []seen[T], v T, at int64, max int) []seen[T] {
+	if len(list) < max {
+		return append(list, seen[T]{v: v, last: at})
+	}
+	oldest := 0
+	for i := range list {
+		if list[i].last < list[oldest].last {
+			oldest = i
+		}
+	}
+	list[oldest] = seen[T]{v: v, last: at}
+	return list
+}
+
+// cooldown remembers when an alert last fired.
+type cooldown struct {
+	at  int64 // unix milliseconds
+	set bool
+}
+
+// allow reports whether an alert may fire at now and, if so, starts a new
+// cooldown period. An event older than the last alert is inside the period.
+func (c *cooldown) allow(now, period int64) bool {
+	if c.set && now-c.at < period {
+		return false
+	}
+	c.at, c.set = now, true
+	return true
+}
+
+// window holds the times of the last len(ts) events, so "n events within d"
+// costs n int64s however fast events arrive.
+type window struct {
+	ts   []int64 // unix milliseconds, a ring; ts[next] is the oldest when full
+	next int
+	full bool
+}
+
+func (w *window) add(at int64, size int) {
+	if w.ts == nil {
+		w.ts = make([]int64, size)
+	}
+	w.ts[w.next] = at
+	w.next++
+	if w.next == len(w.ts) {
+		w.next, w.full = 0, true
+	}
+}
+
+// burst reports whether the ring is full and its oldest event lies within
+// span before now.
+func (w *window) burst(now, span int64) bool {
+	return w.full && now-w.ts[w.next] < span
+}
+
+func (w *window) reset() { w.next, w.full = 0, false }
+
+// rate tracks exchanges per wall-clock minute and an exponentially weighted
+// mean of past minutes.
+//
+// The mean is kept bias-corrected: sum is the raw moving average started
+// from zero and weight is the share of it filled by real minutes, so
+// sum/weight is an honest mean from the first minute on. A run of g silent
+// minutes multiplies sum by (1-α)^g in one step instead of folding g zeros.
+type rate struct {
+	minute  int64 // unix minute that count belongs to
+	count   int
+	sum     float64
+	weight  float64
+	history int // completed minutes since first seen, capped
+	started bool
+}
+
+// add counts one exchange in minute.
+func (r *rate) add(minute int64, alpha float64, maxHistory int) {
+	if !r.started {
+		r.started, r.minute = true, minute
+	}
+	if minute > r.minute {
+		keep := 1 - alpha
+		r.sum = alpha*float64(r.count) + keep*r.sum
+		r.weight = alpha + keep*r.weight
+		elapsed := minute - r.minute
+		if elapsed > 1 {
+			f := math.Pow(keep, float64(elapsed-1))
+			r.sum *= f
+			r.weight = 1 - (1-r.weight)*f
+		}
+		if elapsed > int64(maxHistory-r.history) {
+			r.history = maxHistory
+		} else {
+			r.history += int(elapsed)
+		}
+		r.minute, r.count = minute, 0
+	}
+	// An event from an earlier minute than the current one (clock skew
+	// between writers) counts in the current minute: history is settled.
+	r.count++
+}
+
+// baseline is the mean exchanges per minute before the current one,
+// rounded to a millionth so that a steady rate yields an exact number.
+func (r *rate) baseline() float64 {
+	if r.weight == 0 {
+		return 0
+	}
+	return math.Round(r.sum/r.weight*1e6) / 1e6
+}
