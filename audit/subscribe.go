@@ -107,3 +107,10 @@ func (h *subscribers) closeAll() {
 		close(s.c)
 	}
 }
+
+// Subscribers is the number of live subscriptions.
+func (t *Trail) Subscribers() int {
+	t.subs.mu.Lock()
+	defer t.subs.mu.Unlock()
+	return len(t.subs.set)
+}

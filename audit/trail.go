@@ -227,25 +227,59 @@ func (t *Trail) AddHook(f func(Event)) {
 	t.hooks = append(t.hooks, f)
 }
 
+// maxLinger caps how long the writer waits for more events under load.
+const maxLinger = 500 * time.Microsecond
+
 func (t *Trail) write() {
 	defer close(t.done)
 	batch := make([]*request, 0, store.MaxAuditBatch)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	last, lastTook := 0, time.Duration(0)
 	for first := range t.reqs {
 		batch = append(batch[:0], first)
-	fill:
-		for len(batch) < store.MaxAuditBatch {
-			select {
-			case r, ok := <-t.reqs:
-				if !ok {
-					break fill
+		closed := t.drain(&batch)
+		// Under load the last write released several callers, who come
+		// back within moments: waiting a fraction of a write for them
+		// lets one synced write serve them all, instead of a write for
+		// the first and another for the rest.
+		if !closed && last > 1 && len(batch) < last {
+			linger.Reset(min(lastTook/2, maxLinger))
+		wait:
+			for len(batch) < last && len(batch) < store.MaxAuditBatch {
+				select {
+				case r, ok := <-t.reqs:
+					if !ok {
+						break wait
+					}
+					batch = append(batch, r)
+				case <-linger.C:
+					break wait
 				}
-				batch = append(batch, r)
-			default:
-				break fill
 			}
+			linger.Stop()
 		}
+		start := time.Now()
 		t.commit(batch)
+		last, lastTook = len(batch), time.Since(start)
 	}
+}
+
+// drain adds every queued request to batch without waiting, and reports
+// whether the queue is closed.
+func (t *Trail) drain(batch *[]*request) bool {
+	for len(*batch) < store.MaxAuditBatch {
+		select {
+		case r, ok := <-t.reqs:
+			if !ok {
+				return true
+			}
+			*batch = append(*batch, r)
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 func (t *Trail) commit(batch []*request) {

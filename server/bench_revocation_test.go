@@ -23,9 +23,11 @@ import (
 	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/latchkeyhq/latchkey/audit"
 	adminv1 "github.com/latchkeyhq/latchkey/gen/latchkey/admin/v1"
 	latchkeyv1 "github.com/latchkeyhq/latchkey/gen/latchkey/v1"
 	"github.com/latchkeyhq/latchkey/lifecycle"
+	"github.com/latchkeyhq/latchkey/metrics"
 	"github.com/latchkeyhq/latchkey/pki"
 	"github.com/latchkeyhq/latchkey/policy"
 	"github.com/latchkeyhq/latchkey/revocation"
@@ -198,9 +200,14 @@ func BenchmarkHealthCheck(b *testing.B) {
 // parallelCalls runs call from benchParallelism callers per core and reports
 // throughput and the latency each call saw under that load.
 func parallelCalls(b *testing.B, call func(context.Context) error) {
+	parallelCallsAt(b, benchParallelism, call)
+}
+
+// parallelCallsAt is parallelCalls with perCore callers per core.
+func parallelCallsAt(b *testing.B, perCore int, call func(context.Context) error) {
 	var mu sync.Mutex
 	var all []time.Duration
-	b.SetParallelism(benchParallelism)
+	b.SetParallelism(perCore)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		ctx := context.Background()
@@ -355,7 +362,27 @@ type benchEnv struct {
 }
 
 // newBenchEnv serves a store in dir (a new one when key is nil).
+// benchLimits raises the caller and global limits out of the way: the
+// benchmarks measure load, not abuse.
+const benchLimits = `
+limits:
+  global: {per_second: 1000000, burst: 1000000}
+  per_caller: {per_second: 1000000, burst: 1000000}
+`
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
 func newBenchEnv(b *testing.B, dir string, key []byte) *benchEnv {
+	b.Helper()
+	return newBenchEnvAudit(b, dir, key, true)
+}
+
+// newBenchEnvAudit runs the production configuration, or with withAudit
+// false the same server without its audit trail, to measure what the
+// trail costs.
+func newBenchEnvAudit(b *testing.B, dir string, key []byte, withAudit bool) *benchEnv {
 	b.Helper()
 	if key == nil {
 		key = benchStoreKey()
@@ -363,16 +390,22 @@ func newBenchEnv(b *testing.B, dir string, key []byte) *benchEnv {
 	now := time.Now().Truncate(time.Second)
 	ca := benchMust(pki.NewCA("latchkey bench CA", now.Add(-time.Hour), now.Add(24*time.Hour)))(b)
 	srvLeaf := benchMust(ca.IssueServer(pki.LeafOptions{CommonName: "latchkey", IPs: []net.IP{net.ParseIP("127.0.0.1")}}))(b)
-	pol := benchMust(policy.Parse([]byte(testPolicy)))(b)
+	pol := benchMust(policy.Parse([]byte(testPolicy + benchLimits)))(b)
 	pepper := benchMust(rootkey.NewPepper(benchStoreKey()))(b)
 	bs := benchMust(badgerstore.Open(badgerstore.Options{Dir: dir, EncryptionKey: key}))(b)
-	clk := &clock{t: now}
+	// The real clock: rate limits refill with it, and a run may outlast a
+	// token's lifetime only if the clock moves.
+	clk := &realClock{}
 	keys := benchMust(signing.Open(context.Background(), signing.Config{Store: bs, Policy: func() *policy.Policy { return pol }, Now: clk.Now}))(b)
 	tlsCfg := benchMust(TLSConfig(srvLeaf.TLS, ca.Pool()))(b)
 	view := newViewFrom(b, bs)
+	var trail *audit.Trail
+	if withAudit {
+		trail = benchMust(audit.Open(context.Background(), audit.Config{Log: bs, Key: pepper.Derive("audit-chain-v1")}))(b)
+	}
 	srv := benchMust(New(Config{
 		TLS: tlsCfg, Store: bs, Pepper: pepper, Keys: keys, Policy: pol, Now: clk.Now, Usage: lifecycle.NewUsage(bs),
-		Revocations: view, Revoker: revocation.NewRevoker(bs, view),
+		Revocations: view, Revoker: revocation.NewRevoker(bs, view), Audit: trail, Metrics: metrics.New(),
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}))(b)
 	lis := benchMust(net.Listen("tcp", "127.0.0.1:0"))(b)
@@ -387,6 +420,9 @@ func newBenchEnv(b *testing.B, dir string, key []byte) *benchEnv {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			srv.Stop(ctx)
+			if trail != nil {
+				trail.Close()
+			}
 			bs.Close()
 		})
 	}
@@ -419,6 +455,8 @@ func (e *benchEnv) createKey() string {
 	e.b.Helper()
 	resp, err := e.admin().CreateKey(context.Background(), &adminv1.CreateKeyRequest{
 		Owner: "orders-team", Scopes: []string{"orders.read", "orders.write"}, Audiences: []string{"orders-api"},
+		// Load, not abuse: the per-key limit must not be what is measured.
+		RateLimit: &adminv1.RateLimit{PerSecond: policy.MaxRatePerSecond, Burst: policy.MaxRateBurst},
 	})
 	if err != nil {
 		e.b.Fatalf("CreateKey: %v", err)

@@ -38,11 +38,12 @@ type AuditLog interface {
 	ScanAudit(ctx context.Context, term string, from uint64, fn func(AuditRecord) (bool, error)) error
 	// GetAudit returns the record with seq, or ErrNotFound.
 	GetAudit(ctx context.Context, seq uint64) (AuditRecord, error)
-	// PruneAudit deletes every record with Seq <= through, with its index
-	// entries, oldest first, in durable transactions of a bounded size.
-	// Each transaction also stores the meta values anchor returns for the
-	// last record it deletes, so what the meta says is gone always matches
-	// what is gone, even across a crash. It returns how many records it
-	// deleted.
+	// PruneAudit deletes records with Seq <= through, with their index
+	// entries, oldest first, in durable transactions of a bounded size. A
+	// backend that stores each AppendAudit call as one unit may keep the
+	// records of a unit that also holds a record after through. Each
+	// transaction also stores the meta values anchor returns for the last
+	// record it deletes, so what the meta says is gone always matches what
+	// is gone, even across a crash. It returns how many records it deleted.
 	PruneAudit(ctx context.Context, through uint64, anchor func(last AuditRecord) map[string][]byte) (int, error)
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -14,9 +16,13 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/latchkeyhq/latchkey/audit"
 	"github.com/latchkeyhq/latchkey/cmd/latchkey/devstate"
+	adminv1 "github.com/latchkeyhq/latchkey/gen/latchkey/admin/v1"
 	latchkeyv1 "github.com/latchkeyhq/latchkey/gen/latchkey/v1"
+	"github.com/latchkeyhq/latchkey/rootkey"
 )
 
 // crashIterationsEnv sets how many kill-and-restart rounds
@@ -39,9 +45,11 @@ const (
 
 // Every revocation acknowledged before a SIGKILL stays in force after the
 // restart, and no token that was never revoked is lost to the crash
-// (SECURITY-CASES D1, D3, I5). The kill lands while exchanges and
-// revocations are running; the data directory lock must be released by
-// the kill, so the restart succeeds.
+// (SECURITY-CASES D1, D3, I5). Every token handed out before the kill has
+// its exchange event in the audit trail after the restart, and the chain
+// still verifies. The kill lands while exchanges and revocations are
+// running; the data directory lock must be released by the kill, so the
+// restart succeeds.
 func TestCrashDurability(t *testing.T) {
 	iterations := crashIterations(t)
 	seed := time.Now().UnixNano()
@@ -52,11 +60,18 @@ func TestCrashDurability(t *testing.T) {
 	dataDir := devstate.Paths(state).DataDir
 	dev := startDev(t, state)
 	rootKey := strings.TrimSpace(readFile(t, filepath.Join(state, "demo-root-key")))
+	parsed, err := rootkey.Parse(rootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	var all []*mintedToken
 	var total crashCounts
 	done := 0
 	for i := range iterations {
+		// A second of slack: the server stamps events with its own
+		// reading of the same clock.
+		started := time.Now().Add(-time.Second)
 		load := runCrashLoad(t, state, rootKey, rng, i)
 		killDuringLoad(t, dev, load, time.Duration(200+rng.IntN(601))*time.Millisecond)
 		if _, err := os.Stat(filepath.Join(dataDir, "LOCK")); err != nil {
@@ -79,6 +94,9 @@ func TestCrashDurability(t *testing.T) {
 			t.Errorf("iteration %d: %s", i, e)
 		}
 		violations := checkTokens(t, state, check)
+		var auditViolations []string
+		c.audited, c.chained, auditViolations = checkAudit(t, state, parsed.ID(), started, load.tokens)
+		violations = append(violations, auditViolations...)
 		c.violations += len(violations)
 		for j, v := range violations {
 			if j == 10 {
@@ -87,18 +105,18 @@ func TestCrashDurability(t *testing.T) {
 			}
 			t.Errorf("iteration %d: %s", i, v)
 		}
-		t.Logf("iteration %d: tokens %d, acked revocations %d, in flight %d (in force after restart %d), violations %d",
-			i, c.tokens, c.acked, c.inFlight, load.inFlightInForce(), c.violations)
+		t.Logf("iteration %d: tokens %d, acked revocations %d, in flight %d (in force after restart %d), audited %d, chain %d events, violations %d",
+			i, c.tokens, c.acked, c.inFlight, load.inFlightInForce(), c.audited, c.chained, c.violations)
 		total.add(c)
 		done++
 		if t.Failed() {
 			break
 		}
 	}
-	t.Logf("totals: iterations %d, tokens %d, acked revocations %d, in flight %d, violations %d",
-		done, total.tokens, total.acked, total.inFlight, total.violations)
+	t.Logf("totals: iterations %d, tokens %d, acked revocations %d, in flight %d, audited exchanges %d, chain verified to %d events, violations %d",
+		done, total.tokens, total.acked, total.inFlight, total.audited, total.chained, total.violations)
 	// A run in which nothing was revoked would prove nothing.
-	if total.tokens == 0 || total.acked == 0 {
+	if total.tokens == 0 || total.acked == 0 || total.chained == 0 {
 		t.Fatalf("the load minted %d tokens and acknowledged %d revocations; want both non-zero", total.tokens, total.acked)
 	}
 }
@@ -214,4 +232,47 @@ func checkTokens(t *testing.T, state string, tokens []*mintedToken) []string {
 	close(next)
 	wg.Wait()
 	return violations
+}
+
+// checkAudit finds the granted exchange event of every token in tokens,
+// querying exchanges of keyID since the load started, and has the server
+// verify the whole chain. It returns how many tokens were found, how many
+// events the chain check covered, and one line per problem. The server
+// writes the event before it answers, so a token the load received whose
+// event is missing was handed out unaudited.
+func checkAudit(t *testing.T, state, keyID string, since time.Time, tokens []*mintedToken) (int, uint64, []string) {
+	t.Helper()
+	conn := dialAs(t, state, "admin")
+	defer conn.Close()
+	client := adminv1.NewAuditServiceClient(conn)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	granted := map[string]bool{}
+	req := &adminv1.QueryAuditEventsRequest{KeyId: keyID, Kind: string(audit.KindExchange), Since: timestamppb.New(since)}
+	_, err := queryEvents(ctx, client, req, 0, func(e *adminv1.AuditEvent) error {
+		if e.GetResult() == string(audit.ResultOK) && e.GetJti() != "" {
+			granted[e.GetJti()] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("query audit events: %v", err)
+	}
+	var problems []string
+	found := 0
+	for _, m := range tokens {
+		if granted[m.jti] {
+			found++
+			continue
+		}
+		problems = append(problems, m.describe()+": handed out, but no granted exchange event records it")
+	}
+	v, err := client.VerifyAuditChain(ctx, &adminv1.VerifyAuditChainRequest{})
+	if err != nil {
+		t.Fatalf("verify audit chain: %v", err)
+	}
+	if !v.GetOk() {
+		problems = append(problems, fmt.Sprintf("audit chain broken at event %d: %s", v.GetBrokenAt(), v.GetReason()))
+	}
+	return found, v.GetEventsChecked(), problems
 }

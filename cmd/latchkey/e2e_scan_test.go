@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -51,6 +52,16 @@ func TestEndToEndScanRevoke(t *testing.T) {
 	got := decode(t, cli(t, "", "keys", "get", keyID, "--state", state, "-o", "json"))["key"].(map[string]any)
 	if got["state"] != "KEY_STATE_REVOKED" || got["revocation_reason"] != "REVOCATION_REASON_LEAKED" {
 		t.Fatalf("key after scan --revoke: %v", got)
+	}
+	// The trail says the key was revoked as leaked, and that the refused
+	// exchange was refused for it and presented a leaked key.
+	events := auditEvents(t, state, "--key-id", keyID)
+	revoked := findEvent(events, func(e map[string]any) bool { return e["kind"] == "key.revoke" })
+	refused := findEvent(events, func(e map[string]any) bool { return e["kind"] == "exchange" })
+	if revoked == nil || revoked["reason"] != "leaked" || revoked["result"] != "ok" ||
+		refused == nil || refused["result"] != "denied" || refused["reason"] != "key_revoked" ||
+		!slices.Contains(stringList(refused["key_flags"]), "leaked") {
+		t.Fatalf("audit events after scan --revoke and a refused exchange:\nkey.revoke: %v\nexchange: %v", revoked, refused)
 	}
 	if out := scanRevoke(); !strings.Contains(out, "key "+keyID+": already revoked\n") {
 		t.Fatalf("second scan --revoke:\n%s", out)

@@ -101,13 +101,23 @@ func (m *mintedToken) check(client latchkeyv1.TokenServiceClient, now time.Time)
 	return ""
 }
 
-type crashCounts struct{ tokens, acked, inFlight, violations int }
+type crashCounts struct {
+	tokens, acked, inFlight, violations int
+	// audited counts tokens whose granted exchange event was found after
+	// the restart; chained is how many events the chain check covered.
+	audited int
+	chained uint64
+}
 
 func (c *crashCounts) add(o crashCounts) {
 	c.tokens += o.tokens
 	c.acked += o.acked
 	c.inFlight += o.inFlight
 	c.violations += o.violations
+	c.audited += o.audited
+	// The chain is checked whole each time, so the last check covers
+	// every earlier one.
+	c.chained = o.chained
 }
 
 // crashLoad is one iteration's exchange and revoke workers and the history

@@ -43,6 +43,7 @@ Production:  latchkey serve --config FILE`,
 	}
 	root.AddCommand(newServeCmd(), newDevCmd(), newKeysCmd(), newTokenCmd(), newSigningCmd(), newPolicyCmd())
 	root.AddCommand(newScanCmd())
+	root.AddCommand(newAuditCmd())
 	return root
 }
 

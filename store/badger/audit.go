@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/dgraph-io/badger/v4"
@@ -12,27 +13,30 @@ import (
 	"github.com/latchkeyhq/latchkey/store"
 )
 
-// Audit records live under three prefixes: the records by sequence
-// number, one empty index entry per term and record, and named meta values.
+// The audit log is stored one AppendAudit call per entry: a batch of
+// consecutive records under the sequence number of its first, one empty
+// index entry per distinct term of the batch, and named meta values. A
+// synced Badger write costs far more than the bytes in it, so one entry
+// per batch, rather than one per record and term, is what keeps the audit
+// trail cheap on the exchange path.
 const (
-	auditEventPrefix = "alog/e/"
+	auditBatchPrefix = "alog/b/"
 	auditIndexPrefix = "alog/i/"
 	auditMetaPrefix  = "alog/m/"
-	// auditPruneBatch bounds the records one pruning transaction deletes,
-	// each with up to store.MaxAuditTerms index entries.
-	auditPruneBatch = 512
+	// auditPruneBatches bounds the batches one pruning transaction deletes.
+	auditPruneBatches = 64
 )
 
 var _ store.AuditLog = (*Store)(nil)
 
-func auditEventKey(seq uint64) []byte {
-	return binary.BigEndian.AppendUint64([]byte(auditEventPrefix), seq)
+func auditBatchKey(first uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte(auditBatchPrefix), first)
 }
 
-func auditIndexKey(term string, seq uint64) []byte {
+func auditIndexKey(term string, first uint64) []byte {
 	k := make([]byte, 0, len(auditIndexPrefix)+len(term)+1+8)
 	k = append(append(append(k, auditIndexPrefix...), term...), 0)
-	return binary.BigEndian.AppendUint64(k, seq)
+	return binary.BigEndian.AppendUint64(k, first)
 }
 
 func checkAuditTerms(terms []string) error {
@@ -47,57 +51,94 @@ func checkAuditTerms(terms []string) error {
 	return nil
 }
 
-// encodeAuditValue prefixes the body with the record's terms, so pruning
-// can find the index entries to delete without decoding the body.
-func encodeAuditValue(r store.AuditRecord) []byte {
-	n := binary.MaxVarintLen64 + len(r.Body)
-	for _, t := range r.Terms {
-		n += binary.MaxVarintLen64 + len(t)
+// encodeAuditBatch lays out consecutive records: a count, then per record
+// its terms and its body, each length-prefixed.
+func encodeAuditBatch(recs []store.AuditRecord) []byte {
+	n := binary.MaxVarintLen64
+	for _, r := range recs {
+		n += 2*binary.MaxVarintLen64 + len(r.Body)
+		for _, t := range r.Terms {
+			n += binary.MaxVarintLen64 + len(t)
+		}
 	}
-	v := make([]byte, 0, n)
-	v = binary.AppendUvarint(v, uint64(len(r.Terms)))
-	for _, t := range r.Terms {
-		v = binary.AppendUvarint(v, uint64(len(t)))
-		v = append(v, t...)
+	v := binary.AppendUvarint(make([]byte, 0, n), uint64(len(recs)))
+	for _, r := range recs {
+		v = binary.AppendUvarint(v, uint64(len(r.Terms)))
+		for _, t := range r.Terms {
+			v = binary.AppendUvarint(v, uint64(len(t)))
+			v = append(v, t...)
+		}
+		v = binary.AppendUvarint(v, uint64(len(r.Body)))
+		v = append(v, r.Body...)
 	}
-	return append(v, r.Body...)
+	return v
 }
 
-func decodeAuditValue(seq uint64, v []byte, withTerms bool) (store.AuditRecord, error) {
-	bad := fmt.Errorf("%w: corrupt audit record %d", store.ErrUnavailable, seq)
-	n, k := binary.Uvarint(v)
-	if k <= 0 || n > store.MaxAuditTerms {
-		return store.AuditRecord{}, bad
-	}
-	v = v[k:]
-	r := store.AuditRecord{Seq: seq}
-	for range n {
+func decodeAuditBatch(first uint64, v []byte) ([]store.AuditRecord, error) {
+	bad := fmt.Errorf("%w: corrupt audit batch %d", store.ErrUnavailable, first)
+	next := func() ([]byte, bool) {
 		l, k := binary.Uvarint(v)
 		if k <= 0 || l > uint64(len(v)-k) {
-			return store.AuditRecord{}, bad
+			return nil, false
 		}
-		if withTerms {
-			r.Terms = append(r.Terms, string(v[k:k+int(l)]))
-		}
+		out := v[k : k+int(l)]
 		v = v[k+int(l):]
+		return out, true
 	}
-	r.Body = append([]byte(nil), v...)
-	return r, nil
+	count, k := binary.Uvarint(v)
+	if k <= 0 || count == 0 || count > store.MaxAuditBatch {
+		return nil, bad
+	}
+	v = v[k:]
+	recs := make([]store.AuditRecord, 0, count)
+	for i := range count {
+		nt, k := binary.Uvarint(v)
+		if k <= 0 || nt > store.MaxAuditTerms {
+			return nil, bad
+		}
+		v = v[k:]
+		r := store.AuditRecord{Seq: first + i}
+		for range nt {
+			t, ok := next()
+			if !ok {
+				return nil, bad
+			}
+			r.Terms = append(r.Terms, string(t))
+		}
+		body, ok := next()
+		if !ok {
+			return nil, bad
+		}
+		r.Body = slices.Clone(body)
+		recs = append(recs, r)
+	}
+	if len(v) != 0 {
+		return nil, bad
+	}
+	return recs, nil
 }
 
-// AppendAudit writes recs, their index entries and meta in one transaction;
-// with SyncWrites it is on disk when this returns. Concurrent appends are
-// the caller's to order: the audit trail has one writer.
+// AppendAudit writes recs as one batch entry, its index entries and meta
+// in one transaction; with SyncWrites it is on disk when this returns.
+// recs must be consecutive. Ordering appends is the caller's job: the
+// audit trail has one writer.
 func (s *Store) AppendAudit(ctx context.Context, recs []store.AuditRecord, meta map[string][]byte) error {
 	if len(recs) > store.MaxAuditBatch {
 		return fmt.Errorf("%w: %d audit records in one batch (at most %d)", store.ErrInvalidArgument, len(recs), store.MaxAuditBatch)
 	}
-	for _, r := range recs {
+	terms := map[string]struct{}{}
+	for i, r := range recs {
 		if r.Seq == 0 {
 			return fmt.Errorf("%w: audit sequence numbers start at 1", store.ErrInvalidArgument)
 		}
+		if i > 0 && r.Seq != recs[i-1].Seq+1 {
+			return fmt.Errorf("%w: audit records of one batch must be consecutive", store.ErrInvalidArgument)
+		}
 		if err := checkAuditTerms(r.Terms); err != nil {
 			return err
+		}
+		for _, t := range r.Terms {
+			terms[t] = struct{}{}
 		}
 	}
 	done, err := s.enter(ctx)
@@ -106,12 +147,13 @@ func (s *Store) AppendAudit(ctx context.Context, recs []store.AuditRecord, meta 
 	}
 	defer done()
 	return s.update(ctx, func(txn *badger.Txn) error {
-		for _, r := range recs {
-			if err := set(txn, badger.NewEntry(auditEventKey(r.Seq), encodeAuditValue(r))); err != nil {
+		if len(recs) > 0 {
+			first := recs[0].Seq
+			if err := set(txn, badger.NewEntry(auditBatchKey(first), encodeAuditBatch(recs))); err != nil {
 				return err
 			}
-			for _, t := range r.Terms {
-				if err := set(txn, badger.NewEntry(auditIndexKey(t, r.Seq), nil)); err != nil {
+			for t := range terms {
+				if err := set(txn, badger.NewEntry(auditIndexKey(t, first), nil)); err != nil {
 					return err
 				}
 			}
@@ -148,6 +190,38 @@ func (s *Store) AuditMeta(ctx context.Context, name string) ([]byte, error) {
 	return v, err
 }
 
+// batchAt returns the batch holding seq, if any: the last batch starting
+// at or before it.
+func batchAt(txn *badger.Txn, seq uint64) ([]store.AuditRecord, error) {
+	opts := badger.DefaultIteratorOptions
+	opts.Prefix = []byte(auditBatchPrefix)
+	opts.Reverse = true
+	it := txn.NewIterator(opts)
+	defer it.Close()
+	it.Seek(auditBatchKey(seq))
+	if !it.Valid() {
+		return nil, nil
+	}
+	return readBatch(it.Item())
+}
+
+func readBatch(item *badger.Item) ([]store.AuditRecord, error) {
+	k := item.Key()
+	if len(k) != len(auditBatchPrefix)+8 {
+		return nil, fmt.Errorf("%w: corrupt audit key", store.ErrUnavailable)
+	}
+	first := binary.BigEndian.Uint64(k[len(auditBatchPrefix):])
+	var recs []store.AuditRecord
+	err := item.Value(func(v []byte) (err error) {
+		recs, err = decodeAuditBatch(first, v)
+		return err
+	})
+	if err != nil {
+		return nil, unavailableIfBadger(err)
+	}
+	return recs, nil
+}
+
 // GetAudit returns one record, with its terms.
 func (s *Store) GetAudit(ctx context.Context, seq uint64) (store.AuditRecord, error) {
 	done, err := s.enter(ctx)
@@ -157,15 +231,15 @@ func (s *Store) GetAudit(ctx context.Context, seq uint64) (store.AuditRecord, er
 	defer done()
 	var r store.AuditRecord
 	err = s.view(func(txn *badger.Txn) error {
-		v, found, err := get(txn, auditEventKey(seq))
+		recs, err := batchAt(txn, seq)
 		if err != nil {
 			return err
 		}
-		if !found {
+		if len(recs) == 0 || seq >= recs[0].Seq+uint64(len(recs)) {
 			return fmt.Errorf("%w: audit record %d", store.ErrNotFound, seq)
 		}
-		r, err = decodeAuditValue(seq, v, true)
-		return err
+		r = recs[seq-recs[0].Seq]
+		return nil
 	})
 	return r, err
 }
@@ -183,82 +257,80 @@ func (s *Store) ScanAudit(ctx context.Context, term string, from uint64, fn func
 	}
 	defer done()
 	return s.view(func(txn *badger.Txn) error {
-		if term == "" {
-			return scanAuditEvents(ctx, txn, from, fn)
+		// The batch holding from may start before it.
+		start := from
+		if recs, err := batchAt(txn, from); err != nil {
+			return err
+		} else if len(recs) > 0 {
+			start = recs[0].Seq
 		}
-		return scanAuditIndex(ctx, txn, term, from, fn)
+		visit := func(recs []store.AuditRecord) (bool, error) {
+			for _, r := range recs {
+				if r.Seq < from || (term != "" && !slices.Contains(r.Terms, term)) {
+					continue
+				}
+				r.Terms = nil
+				if more, err := fn(r); err != nil || !more {
+					return false, err
+				}
+			}
+			return true, nil
+		}
+		if term == "" {
+			return scanAuditBatches(ctx, txn, start, visit)
+		}
+		return scanAuditIndex(ctx, txn, term, start, visit)
 	})
 }
 
-func scanAuditEvents(ctx context.Context, txn *badger.Txn, from uint64, fn func(store.AuditRecord) (bool, error)) error {
+func scanAuditBatches(ctx context.Context, txn *badger.Txn, start uint64, visit func([]store.AuditRecord) (bool, error)) error {
 	opts := badger.DefaultIteratorOptions
-	opts.Prefix = []byte(auditEventPrefix)
+	opts.Prefix = []byte(auditBatchPrefix)
 	it := txn.NewIterator(opts)
 	defer it.Close()
-	n := 0
-	for it.Seek(auditEventKey(from)); it.Valid(); it.Next() {
-		if n++; n%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		item := it.Item()
-		k := item.Key()
-		if len(k) != len(auditEventPrefix)+8 {
-			return fmt.Errorf("%w: corrupt audit key", store.ErrUnavailable)
-		}
-		seq := binary.BigEndian.Uint64(k[len(auditEventPrefix):])
-		var r store.AuditRecord
-		err := item.Value(func(v []byte) (err error) {
-			r, err = decodeAuditValue(seq, v, false)
+	for it.Seek(auditBatchKey(start)); it.Valid(); it.Next() {
+		if err := ctx.Err(); err != nil {
 			return err
-		})
-		if err != nil {
-			return unavailableIfBadger(err)
 		}
-		more, err := fn(r)
-		if err != nil || !more {
+		recs, err := readBatch(it.Item())
+		if err != nil {
+			return err
+		}
+		if more, err := visit(recs); err != nil || !more {
 			return err
 		}
 	}
 	return nil
 }
 
-func scanAuditIndex(ctx context.Context, txn *badger.Txn, term string, from uint64, fn func(store.AuditRecord) (bool, error)) error {
+func scanAuditIndex(ctx context.Context, txn *badger.Txn, term string, start uint64, visit func([]store.AuditRecord) (bool, error)) error {
 	prefix := append(append([]byte(auditIndexPrefix), term...), 0)
 	opts := badger.DefaultIteratorOptions
 	opts.Prefix = prefix
 	opts.PrefetchValues = false
 	it := txn.NewIterator(opts)
 	defer it.Close()
-	n := 0
-	for it.Seek(auditIndexKey(term, from)); it.Valid(); it.Next() {
-		if n++; n%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+	for it.Seek(auditIndexKey(term, start)); it.Valid(); it.Next() {
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 		k := it.Item().Key()
 		if len(k) != len(prefix)+8 {
 			return fmt.Errorf("%w: corrupt audit index key", store.ErrUnavailable)
 		}
-		seq := binary.BigEndian.Uint64(k[len(prefix):])
-		v, found, err := get(txn, auditEventKey(seq))
+		first := binary.BigEndian.Uint64(k[len(prefix):])
+		item, err := txn.Get(auditBatchKey(first))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return fmt.Errorf("%w: audit index names missing batch %d", store.ErrUnavailable, first)
+		}
+		if err != nil {
+			return unavailable("read", err)
+		}
+		recs, err := readBatch(item)
 		if err != nil {
 			return err
 		}
-		if !found {
-			// A record pruned after its index entry was read in an older
-			// snapshot cannot happen inside one snapshot; a missing record
-			// here means the index is damaged.
-			return fmt.Errorf("%w: audit index names missing record %d", store.ErrUnavailable, seq)
-		}
-		r, err := decodeAuditValue(seq, v, false)
-		if err != nil {
-			return err
-		}
-		more, err := fn(r)
-		if err != nil || !more {
+		if more, err := visit(recs); err != nil || !more {
 			return err
 		}
 	}
@@ -272,65 +344,68 @@ func unavailableIfBadger(err error) error {
 	return unavailable("read", err)
 }
 
-// PruneAudit deletes records up to through in batches of auditPruneBatch,
-// each with the meta anchor returns for its last record.
+// PruneAudit deletes whole batches that end at or before through, in
+// transactions of up to auditPruneBatches batches, each with the meta
+// anchor returns for the last record it deletes.
 func (s *Store) PruneAudit(ctx context.Context, through uint64, anchor func(last store.AuditRecord) map[string][]byte) (int, error) {
 	total := 0
 	for {
-		n, last, err := s.pruneAuditBatch(ctx, through, anchor)
+		n, err := s.pruneAuditBatches(ctx, through, anchor)
 		total += n
-		if err != nil || n == 0 || last >= through {
+		if err != nil || n == 0 {
 			return total, err
 		}
 	}
 }
 
-func (s *Store) pruneAuditBatch(ctx context.Context, through uint64, anchor func(store.AuditRecord) map[string][]byte) (int, uint64, error) {
+func (s *Store) pruneAuditBatches(ctx context.Context, through uint64, anchor func(store.AuditRecord) map[string][]byte) (int, error) {
 	done, err := s.enter(ctx)
 	if err != nil {
-		return 0, 0, err
+		return 0, err
 	}
 	defer done()
-	n, last := 0, uint64(0)
+	n := 0
 	err = s.update(ctx, func(txn *badger.Txn) error {
-		n, last = 0, 0
-		var victims []store.AuditRecord
+		n = 0
+		var victims [][]store.AuditRecord
 		opts := badger.DefaultIteratorOptions
-		opts.Prefix = []byte(auditEventPrefix)
+		opts.Prefix = []byte(auditBatchPrefix)
 		it := txn.NewIterator(opts)
-		for it.Rewind(); it.Valid() && len(victims) < auditPruneBatch; it.Next() {
-			k := it.Item().Key()
-			seq := binary.BigEndian.Uint64(k[len(auditEventPrefix):])
-			if seq > through {
-				break
-			}
-			var r store.AuditRecord
-			err := it.Item().Value(func(v []byte) (err error) {
-				r, err = decodeAuditValue(seq, v, true)
-				return err
-			})
+		for it.Rewind(); it.Valid() && len(victims) < auditPruneBatches; it.Next() {
+			recs, err := readBatch(it.Item())
 			if err != nil {
 				it.Close()
-				return unavailableIfBadger(err)
+				return err
 			}
-			victims = append(victims, r)
+			if recs[len(recs)-1].Seq > through {
+				break
+			}
+			victims = append(victims, recs)
 		}
 		it.Close()
-		for _, r := range victims {
-			if err := txn.Delete(auditEventKey(r.Seq)); err != nil {
+		for _, recs := range victims {
+			first := recs[0].Seq
+			if err := txn.Delete(auditBatchKey(first)); err != nil {
 				return unavailable("delete", err)
 			}
-			for _, t := range r.Terms {
-				if err := txn.Delete(auditIndexKey(t, r.Seq)); err != nil {
+			terms := map[string]struct{}{}
+			for _, r := range recs {
+				for _, t := range r.Terms {
+					terms[t] = struct{}{}
+				}
+			}
+			for t := range terms {
+				if err := txn.Delete(auditIndexKey(t, first)); err != nil {
 					return unavailable("delete", err)
 				}
 			}
-			n, last = n+1, r.Seq
+			n += len(recs)
 		}
-		if n == 0 {
+		if len(victims) == 0 {
 			return nil
 		}
-		return setMeta(txn, anchor(victims[n-1]))
+		last := victims[len(victims)-1]
+		return setMeta(txn, anchor(last[len(last)-1]))
 	})
-	return n, last, err
+	return n, err
 }

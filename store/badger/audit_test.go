@@ -59,20 +59,21 @@ func TestAuditLogAppendScanPruneReopen(t *testing.T) {
 		lasts = append(lasts, last.Seq)
 		return map[string][]byte{"anchor": []byte(fmt.Sprint(last.Seq))}
 	})
-	if n != 700 || err != nil {
+	if n != 500 || err != nil {
 		t.Fatalf("PruneAudit = %d, %v", n, err)
 	}
-	if fmt.Sprint(lasts) != "[512 700]" {
-		t.Errorf("anchors written at %v, want one per batch of %d", lasts, auditPruneBatch)
+	// Whole batches only: the second (501..800) holds records after 700.
+	if fmt.Sprint(lasts) != "[500]" {
+		t.Errorf("anchors written at %v, want [500]", lasts)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	s = mustOpen(t, Options{Dir: dir, EncryptionKey: key})
-	if got := scanSeqs(t, s, "t:exchange", 0); len(got) != 100 || got[0] != 701 {
-		t.Errorf("index after pruning through 700 starts at %v (%d entries), want 701 (100)", got[:1], len(got))
+	if got := scanSeqs(t, s, "t:exchange", 0); len(got) != 300 || got[0] != 501 {
+		t.Errorf("index after pruning starts at %v (%d entries), want 501 (300)", got[:1], len(got))
 	}
-	if v, err := s.AuditMeta(ctx, "anchor"); err != nil || string(v) != "700" {
+	if v, err := s.AuditMeta(ctx, "anchor"); err != nil || string(v) != "500" {
 		t.Errorf("anchor = %q, %v", v, err)
 	}
 	if v, err := s.AuditMeta(ctx, "head"); err != nil || string(v) != "h800" {
@@ -95,6 +96,7 @@ func TestAuditLogRejectsBadRecords(t *testing.T) {
 		"empty term": {{Seq: 1, Body: []byte("x"), Terms: []string{""}}},
 		"many terms": {{Seq: 1, Body: []byte("x"), Terms: []string{"1", "2", "3", "4", "5", "6", "7", "8", "9"}}},
 		"big batch":  auditRecs(1, store.MaxAuditBatch+1),
+		"gap":        {{Seq: 1, Body: []byte("x")}, {Seq: 3, Body: []byte("y")}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if err := s.AppendAudit(ctx, recs, nil); !errors.Is(err, store.ErrInvalidArgument) {
