@@ -13,9 +13,9 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/latchkeyhq/latchkey/audit"
-	"github.com/latchkeyhq/latchkey/rootkey"
 	adminv1 "github.com/latchkeyhq/latchkey/gen/latchkey/admin/v1"
 	latchkeyv1 "github.com/latchkeyhq/latchkey/gen/latchkey/v1"
+	"github.com/latchkeyhq/latchkey/rootkey"
 )
 
 func (e *env) auditClient() adminv1.AuditServiceClient {
@@ -114,7 +114,10 @@ func TestAdminChangesAreAuditedWithTheirActor(t *testing.T) {
 	id := k.GetKeyId()
 	a := e.admin()
 	steps := []func() error{
-		func() error { _, err := a.DisableKey(ctx(t), &adminv1.DisableKeyRequest{KeyId: id, Reason: "suspicious"}); return err },
+		func() error {
+			_, err := a.DisableKey(ctx(t), &adminv1.DisableKeyRequest{KeyId: id, Reason: "suspicious"})
+			return err
+		},
 		func() error { _, err := a.EnableKey(ctx(t), &adminv1.EnableKeyRequest{KeyId: id}); return err },
 		func() error { _, err := a.AttestKey(ctx(t), &adminv1.AttestKeyRequest{KeyId: id}); return err },
 		func() error { _, err := a.RotateKey(ctx(t), &adminv1.RotateKeyRequest{KeyId: id}); return err },
