@@ -92,6 +92,9 @@ func (t *Trail) Query(ctx context.Context, q Query) (Page, error) {
 	if err := q.check(); err != nil {
 		return Page{}, err
 	}
+	if err := t.waitIndexed(ctx, t.Head()); err != nil {
+		return Page{}, err
+	}
 	from := uint64(1)
 	if q.PageToken != "" {
 		var err error
@@ -182,6 +185,9 @@ func (t *Trail) Verify(ctx context.Context) (VerifyResult, error) {
 	// The head in memory moves only after the stored one, so a stored
 	// head behind it was rolled back.
 	written := t.Head()
+	if err := t.waitIndexed(ctx, written); err != nil {
+		return VerifyResult{}, err
+	}
 	raw, err := t.log.AuditMeta(ctx, metaHead)
 	var head point
 	switch {
@@ -236,6 +242,9 @@ func (t *Trail) Verify(ctx context.Context) (VerifyResult, error) {
 // an event of its own. It never removes the newest event.
 func (t *Trail) Prune(ctx context.Context, before time.Time) (int, error) {
 	head := t.Head()
+	if err := t.waitIndexed(ctx, head); err != nil {
+		return 0, err
+	}
 	var through uint64
 	err := t.log.ScanAudit(ctx, "", 0, func(r store.AuditRecord) (bool, error) {
 		if r.Seq >= head {

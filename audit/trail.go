@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/hmac"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,11 +16,6 @@ import (
 
 // ErrClosed is returned by Record after Close.
 var ErrClosed = errors.New("audit: trail is closed")
-
-// Defaults for Config fields left zero.
-const (
-	DefaultQueueSize = 4096
-)
 
 // Config configures a Trail.
 type Config struct {
@@ -39,9 +33,14 @@ type Config struct {
 	// Observe is told the duration and size of every durable write.
 	Observe func(d time.Duration, events int, err error)
 	Now     func() time.Time
-	// QueueSize bounds the events waiting to be written; Record blocks
-	// while it is full.
-	QueueSize int
+	// WALDir, when set, holds the trail's write-ahead log: an event is
+	// durable once appended and synced there, and the store's copy is
+	// written behind it in larger batches. Without it every write batch
+	// is a synced store transaction.
+	WALDir string
+	// OnIndexError is told when writing the store's copy fails; the log
+	// keeps the events and the write is retried.
+	OnIndexError func(error)
 }
 
 // Trail is the audit trail: one writer goroutine numbers, chains and
@@ -56,10 +55,11 @@ type Trail struct {
 	onSinkError func(error)
 	observe     func(time.Duration, int, error)
 
-	mu     sync.RWMutex // guards closed against sends on reqs
-	closed bool
-	reqs   chan *request
-	done   chan struct{}
+	mu      sync.Mutex // guards closed, pending and writing
+	closed  bool
+	pending []*request // waiting for the next write
+	writing bool       // a caller is leading a write
+	idle    *sync.Cond // signalled when writing ends
 
 	head    point // owned by the writer goroutine
 	headSeq atomic.Uint64
@@ -67,11 +67,18 @@ type Trail struct {
 	hooksMu sync.RWMutex
 	hooks   []func(Event)
 	subs    subscribers
-}
 
-type request struct {
-	e    Event
-	done chan error
+	wal          *wal
+	onIndexError func(error)
+	indexed      atomic.Uint64 // the last event the store holds
+	idxMu        sync.Mutex
+	idxPending   []store.AuditRecord // in the log, not yet in the store
+	idxProgress  chan struct{}       // closed (and replaced) when indexed moves
+	idxWake      chan struct{}
+	idxKick      chan struct{} // a reader waits: write what is pending
+	idxUrgent    atomic.Bool
+	idxStop      chan struct{}
+	idxDone      chan struct{}
 }
 
 // Open reads the trail's head from cfg.Log, checks that the last event
@@ -86,13 +93,11 @@ func Open(ctx context.Context, cfg Config) (*Trail, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.QueueSize <= 0 {
-		cfg.QueueSize = DefaultQueueSize
-	}
 	t := &Trail{
 		log: cfg.Log, key: chainKey{b: append([]byte(nil), cfg.Key...)}, now: cfg.Now,
-		onSinkError: cfg.OnSinkError, observe: cfg.Observe,
-		reqs: make(chan *request, cfg.QueueSize), done: make(chan struct{}),
+		onSinkError: cfg.OnSinkError, observe: cfg.Observe, onIndexError: cfg.OnIndexError,
+		idxProgress: make(chan struct{}), idxWake: make(chan struct{}, 1), idxKick: make(chan struct{}, 1),
+		idxStop: make(chan struct{}), idxDone: make(chan struct{}),
 	}
 	if cfg.Sink != nil {
 		t.sink, t.sinkTo = bufio.NewWriterSize(cfg.Sink, 64<<10), cfg.Sink
@@ -101,10 +106,58 @@ func Open(ctx context.Context, cfg Config) (*Trail, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.WALDir != "" {
+		if head, err = t.recover(ctx, cfg.WALDir, head); err != nil {
+			return nil, err
+		}
+		go t.index()
+	} else {
+		close(t.idxDone)
+	}
 	t.head = head
 	t.headSeq.Store(head.Seq)
-	go t.write()
+	t.indexed.Store(head.Seq)
+	t.idle = sync.NewCond(&t.mu)
 	return t, nil
+}
+
+// recover brings the store up to the end of the write-ahead log: events
+// acknowledged before a crash, but not yet copied to the store.
+func (t *Trail) recover(ctx context.Context, dir string, head point) (point, error) {
+	w, err := openWAL(dir, t.key.b)
+	if err != nil {
+		return point{}, err
+	}
+	recs, err := w.replay(head.Seq)
+	if err != nil {
+		return point{}, err
+	}
+	prev := head
+	for _, r := range recs {
+		e, err := t.key.check(r, prev)
+		if err != nil {
+			return point{}, fmt.Errorf("audit: the log does not continue the stored trail: %w", err)
+		}
+		prev = point{Seq: e.Seq, MAC: e.MAC}
+	}
+	for len(recs) > 0 {
+		chunk := recs[:min(len(recs), store.MaxAuditBatch)]
+		recs = recs[len(chunk):]
+		if err := t.appendIndex(ctx, chunk); err != nil {
+			return point{}, err
+		}
+	}
+	w.dropThrough(prev.Seq)
+	t.wal = w
+	return prev, nil
+}
+
+// appendIndex writes recs, already in the log, to the store with the
+// head record naming the last of them.
+func (t *Trail) appendIndex(ctx context.Context, recs []store.AuditRecord) error {
+	last := recs[len(recs)-1]
+	head := point{Seq: last.Seq, MAC: last.Body[:min(len(last.Body), MACKeyLen)]}
+	return t.log.AppendAudit(ctx, recs, map[string][]byte{metaHead: t.key.encodePoint(metaHead, head)})
 }
 
 // loadHead returns the chain position new events follow: the stored
@@ -174,47 +227,27 @@ func (t *Trail) anchor(ctx context.Context) (point, error) {
 // Head is the sequence number of the last durable event.
 func (t *Trail) Head() uint64 { return t.headSeq.Load() }
 
-// Record appends e and returns once it is durable, with Seq, Time, Prev
-// and MAC filled in. An error means the event may
-// not have been written, and the action it describes must not be
-// reported as done. When ctx ends first, Record returns ctx's error; the
-// event may still be written.
-func (t *Trail) Record(ctx context.Context, e Event) (Event, error) {
-	req := &request{e: e, done: make(chan error, 1)}
-	t.mu.RLock()
-	if t.closed {
-		t.mu.RUnlock()
-		return Event{}, ErrClosed
-	}
-	select {
-	case t.reqs <- req:
-	case <-ctx.Done():
-		t.mu.RUnlock()
-		return Event{}, ctx.Err()
-	}
-	t.mu.RUnlock()
-	select {
-	case err := <-req.done:
-		if err != nil {
-			return Event{}, err
-		}
-		return req.e, nil
-	case <-ctx.Done():
-		return Event{}, ctx.Err()
-	}
-}
-
-// Close writes what is queued and stops the writer. Record fails with
-// ErrClosed afterwards.
+// Close waits for the write in progress, if any, and stops the store
+// copy. Record fails with ErrClosed afterwards.
 func (t *Trail) Close() error {
 	t.mu.Lock()
-	if !t.closed {
-		t.closed = true
-		close(t.reqs)
+	t.closed = true
+	for t.writing {
+		t.idle.Wait()
 	}
 	t.mu.Unlock()
-	<-t.done
 	t.subs.closeAll()
+	t.idxMu.Lock()
+	select {
+	case <-t.idxStop:
+	default:
+		close(t.idxStop)
+	}
+	t.idxMu.Unlock()
+	<-t.idxDone
+	if t.wal != nil {
+		return t.wal.close()
+	}
 	return nil
 }
 
@@ -225,138 +258,4 @@ func (t *Trail) AddHook(f func(Event)) {
 	t.hooksMu.Lock()
 	defer t.hooksMu.Unlock()
 	t.hooks = append(t.hooks, f)
-}
-
-// maxLinger caps how long the writer waits for more events under load.
-const maxLinger = 500 * time.Microsecond
-
-func (t *Trail) write() {
-	defer close(t.done)
-	batch := make([]*request, 0, store.MaxAuditBatch)
-	linger := time.NewTimer(time.Hour)
-	linger.Stop()
-	last, lastTook := 0, time.Duration(0)
-	for first := range t.reqs {
-		batch = append(batch[:0], first)
-		closed := t.drain(&batch)
-		// Under load the last write released several callers, who come
-		// back within moments: waiting a fraction of a write for them
-		// lets one synced write serve them all, instead of a write for
-		// the first and another for the rest.
-		if !closed && last > 1 && len(batch) < last {
-			linger.Reset(min(lastTook/2, maxLinger))
-		wait:
-			for len(batch) < last && len(batch) < store.MaxAuditBatch {
-				select {
-				case r, ok := <-t.reqs:
-					if !ok {
-						break wait
-					}
-					batch = append(batch, r)
-				case <-linger.C:
-					break wait
-				}
-			}
-			linger.Stop()
-		}
-		start := time.Now()
-		t.commit(batch)
-		last, lastTook = len(batch), time.Since(start)
-	}
-}
-
-// drain adds every queued request to batch without waiting, and reports
-// whether the queue is closed.
-func (t *Trail) drain(batch *[]*request) bool {
-	for len(*batch) < store.MaxAuditBatch {
-		select {
-		case r, ok := <-t.reqs:
-			if !ok {
-				return true
-			}
-			*batch = append(*batch, r)
-		default:
-			return false
-		}
-	}
-	return false
-}
-
-func (t *Trail) commit(batch []*request) {
-	start := time.Now()
-	recs := make([]store.AuditRecord, 0, len(batch))
-	prev := t.head
-	var err error
-	for _, r := range batch {
-		r.e.Seq = prev.Seq + 1
-		r.e.Prev = prev.MAC
-		// Stamped here, in sequence order, so times follow sequence
-		// numbers and a time range can be found by bisection.
-		r.e.Time = t.now().UTC()
-		var rec store.AuditRecord
-		if rec, err = t.key.seal(&r.e); err != nil {
-			break
-		}
-		recs = append(recs, rec)
-		prev = point{Seq: r.e.Seq, MAC: r.e.MAC}
-	}
-	if err == nil {
-		meta := map[string][]byte{metaHead: t.key.encodePoint(metaHead, prev)}
-		err = t.log.AppendAudit(context.Background(), recs, meta)
-	}
-	if t.observe != nil {
-		t.observe(time.Since(start), len(batch), err)
-	}
-	if err != nil {
-		for _, r := range batch {
-			r.done <- err
-		}
-		return
-	}
-	t.head = prev
-	t.headSeq.Store(prev.Seq)
-	for _, r := range batch {
-		r.done <- nil
-	}
-	t.publish(batch)
-}
-
-func (t *Trail) publish(batch []*request) {
-	if t.sink != nil {
-		var err error
-		for _, r := range batch {
-			if err == nil {
-				err = writeLine(t.sink, &r.e)
-			}
-		}
-		if err == nil {
-			err = t.sink.Flush()
-		}
-		if err != nil {
-			// A bufio.Writer keeps failing after one error; start afresh
-			// so a sink that recovers (disk freed) gets later events.
-			t.sink.Reset(t.sinkTo)
-			if t.onSinkError != nil {
-				t.onSinkError(err)
-			}
-		}
-	}
-	t.hooksMu.RLock()
-	hooks := t.hooks
-	t.hooksMu.RUnlock()
-	for _, r := range batch {
-		for _, h := range hooks {
-			h(r.e)
-		}
-		t.subs.publish(r.e)
-	}
-}
-
-func writeLine(w io.Writer, e *Event) error {
-	b, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(append(b, '\n'))
-	return err
 }

@@ -145,7 +145,11 @@ func TestEventsQueuedDuringAWriteShareTheNextWrite(t *testing.T) {
 	for range n - 1 {
 		wg.Go(func() { record(t, tr, exchange("k", "a", ResultOK, "")) })
 	}
-	waitFor(t, func() bool { return len(tr.reqs) == n-1 })
+	waitFor(t, func() bool {
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		return len(tr.pending) == n-1
+	})
 	log.mu.Lock()
 	log.block = nil
 	log.mu.Unlock()
@@ -410,4 +414,38 @@ func TestOpenValidatesConfig(t *testing.T) {
 	if _, err := Open(context.Background(), Config{Log: newMemLog(), Key: make([]byte, 16)}); err == nil {
 		t.Error("Open with a 16-byte key succeeded")
 	}
+}
+
+// A caller that gives up while queued must not strand the write it was
+// due to lead: later callers still get through and Close returns.
+func TestAbandonedRecordsDoNotStallTheTrail(t *testing.T) {
+	log := newMemLog()
+	tr := openTrail(t, Config{Log: log, Key: testKey(t)})
+	block := make(chan struct{})
+	log.mu.Lock()
+	log.block = block
+	log.mu.Unlock()
+	var wg sync.WaitGroup
+	wg.Go(func() { record(t, tr, exchange("leader", "a", ResultOK, "")) })
+	waitFor(t, func() bool {
+		log.mu.Lock()
+		defer log.mu.Unlock()
+		return log.blocked == 1
+	})
+	for range 20 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+		if _, err := tr.Record(ctx, exchange("quitter", "a", ResultOK, "")); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Record with an expired context = %v", err)
+		}
+		cancel()
+	}
+	log.mu.Lock()
+	log.block = nil
+	log.mu.Unlock()
+	close(block)
+	wg.Wait()
+	if e := record(t, tr, exchange("after", "a", ResultOK, "")); e.Seq != 22 {
+		t.Errorf("next event %d, want 22 (the abandoned ones are written)", e.Seq)
+	}
+	mustVerify(t, tr)
 }

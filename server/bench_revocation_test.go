@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
@@ -35,6 +36,7 @@ import (
 	"github.com/latchkeyhq/latchkey/signing"
 	"github.com/latchkeyhq/latchkey/store"
 	badgerstore "github.com/latchkeyhq/latchkey/store/badger"
+	"github.com/latchkeyhq/latchkey/store/cache"
 )
 
 const (
@@ -401,10 +403,11 @@ func newBenchEnvAudit(b *testing.B, dir string, key []byte, withAudit bool) *ben
 	view := newViewFrom(b, bs)
 	var trail *audit.Trail
 	if withAudit {
-		trail = benchMust(audit.Open(context.Background(), audit.Config{Log: bs, Key: pepper.Derive("audit-chain-v1")}))(b)
+		trail = benchMust(audit.Open(context.Background(), audit.Config{Log: bs, Key: pepper.Derive("audit-chain-v1"), WALDir: filepath.Join(dir, "audit-log")}))(b)
 	}
 	srv := benchMust(New(Config{
-		TLS: tlsCfg, Store: bs, Pepper: pepper, Keys: keys, Policy: pol, Now: clk.Now, Usage: lifecycle.NewUsage(bs),
+		// As in production: key records are served from the write-through cache.
+		TLS: tlsCfg, Store: cache.New(bs, 0), Pepper: pepper, Keys: keys, Policy: pol, Now: clk.Now, Usage: lifecycle.NewUsage(bs),
 		Revocations: view, Revoker: revocation.NewRevoker(bs, view), Audit: trail, Metrics: metrics.New(),
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}))(b)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/audit"
@@ -50,9 +51,12 @@ func openAudit(cfg *serveConfig, disk store.Store, pepper rootkey.Pepper, m *met
 		sink, closer = f, f
 	}
 	trail, err := audit.Open(context.Background(), audit.Config{
-		Log: auditLog, Key: pepper.Derive(auditChainLabel), Sink: sink,
+		Log: auditLog, Key: pepper.Derive(auditChainLabel), Sink: sink, WALDir: auditLogDir(cfg),
 		OnSinkError: func(err error) { log.Error("audit file write failed; the store keeps the event", "error", err) },
-		Observe:     m.AuditWrite,
+		OnIndexError: func(err error) {
+			log.Error("audit store copy failed; its log keeps the events and it is retried", "error", err)
+		},
+		Observe: m.AuditWrite,
 	})
 	if err != nil {
 		closer.Close()
@@ -60,6 +64,10 @@ func openAudit(cfg *serveConfig, disk store.Store, pepper rootkey.Pepper, m *met
 	}
 	return trail, closer, nil
 }
+
+// auditLogDir is where the trail's write-ahead log lives: beside the
+// store's own files, so one volume holds all the state.
+func auditLogDir(cfg *serveConfig) string { return filepath.Join(cfg.Store.Dir, "audit-log") }
 
 // record writes a system event; a failure is logged, since the action it
 // describes has already happened.

@@ -1,0 +1,188 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/latchkeyhq/latchkey/store"
+)
+
+func walSegments(t *testing.T, dir string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, walPrefix+"*"+walSuffix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// An event is acknowledged once the log has it, before the store does.
+func TestLoggedEventsAreAcknowledgedBeforeTheStoreCopy(t *testing.T) {
+	log, dir := newMemLog(), t.TempDir()
+	tr := openTrail(t, Config{Log: log, Key: testKey(t), WALDir: dir})
+	block := make(chan struct{})
+	log.mu.Lock()
+	log.block = block
+	log.mu.Unlock()
+	for i := range 5 {
+		if e := record(t, tr, exchange("k", "a", ResultOK, "")); e.Seq != uint64(i+1) {
+			t.Fatalf("seq %d", e.Seq)
+		}
+	}
+	// Reads wait for the store to catch up, up to their deadline.
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := tr.Query(short, Query{}); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Query while the store is stuck = %v, want ErrUnavailable", err)
+	}
+	log.mu.Lock()
+	log.block = nil
+	log.mu.Unlock()
+	close(block)
+	page, err := tr.Query(context.Background(), Query{})
+	if err != nil || len(page.Events) != 5 {
+		t.Fatalf("Query after the store caught up = %d events, %v", len(page.Events), err)
+	}
+	if res := mustVerify(t, tr); res.Events != 5 {
+		t.Errorf("verified %d", res.Events)
+	}
+}
+
+// A crash (here: a store that never took the copy) loses nothing: the
+// next Open copies the logged events to the store.
+func TestOpenRecoversLoggedEvents(t *testing.T) {
+	log, dir, key := newMemLog(), t.TempDir(), testKey(t)
+	tr, err := Open(context.Background(), Config{Log: log, Key: key, WALDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	record(t, tr, exchange("k", "a", ResultOK, ""))
+	waitFor(t, func() bool { return tr.indexed.Load() == 1 })
+	log.setFail(errors.New("store down"))
+	var want []Event
+	for range 20 {
+		want = append(want, record(t, tr, exchange("k", "a", ResultOK, "")))
+	}
+	tr.Close()
+	if len(log.recs) != 1 {
+		t.Fatalf("store holds %d events, want only the first", len(log.recs))
+	}
+	// A torn frame at the end, as a crash mid-write leaves.
+	segs := walSegments(t, dir)
+	f, err := os.OpenFile(segs[len(segs)-1], os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte{0, 0, 1, 0, 9, 9, 9})
+	f.Close()
+	log.setFail(nil)
+	tr2 := openTrail(t, Config{Log: log, Key: key, WALDir: dir})
+	if tr2.Head() != 21 {
+		t.Fatalf("head after recovery %d, want 21", tr2.Head())
+	}
+	res := mustVerify(t, tr2)
+	if res.Events != 21 {
+		t.Errorf("verified %d events, want 21", res.Events)
+	}
+	got, err := log.GetAudit(context.Background(), 21)
+	if e, _ := open(got); err != nil || e.Seq != 21 || string(e.MAC) != string(want[19].MAC) {
+		t.Errorf("recovered event 21 = %+v, %v", e, err)
+	}
+	if e := record(t, tr2, exchange("k", "a", ResultOK, "")); e.Seq != 22 {
+		t.Errorf("next event %d, want 22", e.Seq)
+	}
+}
+
+// failingFile fails writes (after writing part of them) until healed.
+type failingFile struct {
+	*os.File
+	fail, partial bool
+}
+
+func (f *failingFile) Write(p []byte) (int, error) {
+	if !f.fail {
+		return f.File.Write(p)
+	}
+	if f.partial {
+		n, _ := f.File.Write(p[:len(p)/2])
+		return n, errors.New("disk full")
+	}
+	return 0, errors.New("disk full")
+}
+
+func TestFailedLogWriteIsRefusedAndRewritten(t *testing.T) {
+	for _, partial := range []bool{false, true} {
+		t.Run(fmt.Sprintf("partial=%v", partial), func(t *testing.T) {
+			log, dir, key := newMemLog(), t.TempDir(), testKey(t)
+			tr, err := Open(context.Background(), Config{Log: log, Key: key, WALDir: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ff := &failingFile{}
+			tr.wal.create = func(name string) (walFile, error) {
+				f, err := os.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+				ff.File = f
+				return ff, err
+			}
+			record(t, tr, exchange("k", "a", ResultOK, ""))
+			ff.fail, ff.partial = true, partial
+			if _, err := tr.Record(context.Background(), exchange("k", "a", ResultOK, "")); !errors.Is(err, store.ErrUnavailable) {
+				t.Fatalf("Record with the log failing = %v", err)
+			}
+			ff.fail = false
+			if e := record(t, tr, exchange("k2", "a", ResultOK, "")); e.Seq != 2 {
+				t.Fatalf("after the failure the next event is %d, want 2", e.Seq)
+			}
+			waitFor(t, func() bool { return tr.indexed.Load() == 2 })
+			// Recovery from the log alone must give the same chain.
+			log.setFail(errors.New("store down"))
+			record(t, tr, exchange("k3", "a", ResultOK, ""))
+			tr.Close()
+			log.setFail(nil)
+			tr2 := openTrail(t, Config{Log: log, Key: key, WALDir: dir})
+			if res := mustVerify(t, tr2); res.Events != 3 {
+				t.Errorf("verified %d events, want 3", res.Events)
+			}
+		})
+	}
+}
+
+func TestSegmentsAreDroppedOnceStored(t *testing.T) {
+	log, dir, key := newMemLog(), t.TempDir(), testKey(t)
+	tr := openTrail(t, Config{Log: log, Key: key, WALDir: dir})
+	record(t, tr, exchange("k", "a", ResultOK, ""))
+	waitFor(t, func() bool { return tr.indexed.Load() == 1 })
+	// Force a new segment, as a full one would be.
+	tr.wal.size = walSegmentMax
+	record(t, tr, exchange("k", "a", ResultOK, ""))
+	waitFor(t, func() bool { return tr.indexed.Load() == 2 })
+	waitFor(t, func() bool { return len(walSegments(t, dir)) == 1 })
+	if segs := walSegments(t, dir); filepath.Base(segs[0]) != fmt.Sprintf("%s%020d%s", walPrefix, 2, walSuffix) {
+		t.Errorf("kept %v, want only the segment starting at 2", segs)
+	}
+}
+
+func TestLogThatDoesNotContinueTheStoreIsRefused(t *testing.T) {
+	log, dir, key := newMemLog(), t.TempDir(), testKey(t)
+	tr, err := Open(context.Background(), Config{Log: log, Key: key, WALDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.setFail(errors.New("store down"))
+	for range 3 {
+		record(t, tr, exchange("k", "a", ResultOK, ""))
+	}
+	tr.Close()
+	log.setFail(nil)
+	// Another trail's log in the same folder: it does not chain on.
+	other := newMemLog()
+	if tr, err := Open(context.Background(), Config{Log: other, Key: testKey(t), WALDir: dir}); err == nil {
+		tr.Close()
+		t.Fatal("a log sealed with another key was accepted")
+	}
+}
