@@ -69,6 +69,20 @@ type Trail struct {
 	subs    subscribers
 
 	wal          *wal
+	frames       []byte      // framed events not yet written
+	spare        []byte      // the other frame buffer
+	unwritten    []loggedReq // framed, not yet written
+	awaiting     []loggedReq // written to the log, waiting for a sync
+	written      point       // the last event written to the log
+	writeMu      sync.Mutex  // keeps log writes in order
+	syncCond     *sync.Cond  // on mu: bytes to sync, or stopping
+	drained      *sync.Cond  // on mu: awaiting emptied
+	stopSync     bool
+	walFailed    error
+	syncers      sync.WaitGroup
+	acks         chan syncDone
+	ackerDone    chan struct{}
+	pubMu        sync.Mutex // orders acknowledgements and publication
 	onIndexError func(error)
 	indexed      atomic.Uint64 // the last event the store holds
 	idxMu        sync.Mutex
@@ -114,10 +128,15 @@ func Open(ctx context.Context, cfg Config) (*Trail, error) {
 	} else {
 		close(t.idxDone)
 	}
-	t.head = head
+	t.head, t.written = head, head
 	t.headSeq.Store(head.Seq)
 	t.indexed.Store(head.Seq)
 	t.idle = sync.NewCond(&t.mu)
+	t.syncCond = sync.NewCond(&t.mu)
+	t.drained = sync.NewCond(&t.mu)
+	if t.wal != nil {
+		t.startSyncers()
+	}
 	return t, nil
 }
 
@@ -236,6 +255,9 @@ func (t *Trail) Close() error {
 		t.idle.Wait()
 	}
 	t.mu.Unlock()
+	if t.wal != nil {
+		t.stopSyncers()
+	}
 	t.subs.closeAll()
 	t.idxMu.Lock()
 	select {

@@ -54,8 +54,10 @@ type wal struct {
 	segs []uint64   // first sequence number of each segment, ascending
 
 	f    walFile // the segment being appended to, nil before the first append
-	size int64
-	buf  []byte
+	size int64   // bytes in f
+	// total counts every byte written since open, across segments: the
+	// position syncs are measured in.
+	total int64
 	// broken is set when a failed write could not be undone: the log then
 	// refuses every write until the trail is reopened, rather than risk
 	// acknowledging events behind a damaged frame.
@@ -197,47 +199,54 @@ func (w *wal) decodeFrame(b []byte) (store.AuditRecord, int, error) {
 	return r, 4 + n, nil
 }
 
-// append writes recs and syncs them. On failure the segment is cut back
-// to where it was, so the sequence numbers can be written again.
-func (w *wal) append(recs []store.AuditRecord) error {
+// frame appends r's sealed frame to dst.
+func (w *wal) frame(dst []byte, r store.AuditRecord) ([]byte, error) {
+	plain := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(r.Body)), r.Seq)
+	plain = append(plain, r.Body...)
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	dst = append(dst, make([]byte, walNonceLen)...)
+	nonce := dst[start+4 : start+4+walNonceLen]
+	if _, err := rand.Read(nonce); err != nil {
+		return dst[:start], err
+	}
+	dst = w.aead.Seal(dst, nonce, plain, nil)
+	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
+	return dst, nil
+}
+
+// write appends frames, the first of which holds event first, without
+// syncing them. On failure the segment is cut back to where it was, so
+// the sequence numbers can be written again.
+func (w *wal) write(frames []byte, first uint64) error {
 	if w.broken != nil {
 		return fmt.Errorf("%w: audit log unusable until restart: %w", store.ErrUnavailable, w.broken)
 	}
 	if w.f == nil || w.size >= walSegmentMax {
-		if err := w.rotate(recs[0].Seq); err != nil {
+		if err := w.rotate(first); err != nil {
 			return err
 		}
 	}
-	w.buf = w.buf[:0]
-	for _, r := range recs {
-		plain := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(r.Body)), r.Seq)
-		plain = append(plain, r.Body...)
-		start := len(w.buf)
-		w.buf = append(w.buf, 0, 0, 0, 0)
-		w.buf = append(w.buf, make([]byte, walNonceLen)...)
-		nonce := w.buf[start+4 : start+4+walNonceLen]
-		if _, err := rand.Read(nonce); err != nil {
-			return err
-		}
-		w.buf = w.aead.Seal(w.buf, nonce, plain, nil)
-		binary.BigEndian.PutUint32(w.buf[start:], uint32(len(w.buf)-start-4))
-	}
-	_, err := w.f.Write(w.buf)
-	if err == nil {
-		err = w.f.Sync()
-	}
-	if err != nil {
+	if _, err := w.f.Write(frames); err != nil {
 		if terr := w.f.Truncate(w.size); terr != nil {
 			w.broken = terr
 		}
 		return fmt.Errorf("%w: audit log write: %w", store.ErrUnavailable, err)
 	}
-	w.size += int64(len(w.buf))
+	w.size += int64(len(frames))
+	w.total += int64(len(frames))
 	return nil
 }
 
 func (w *wal) rotate(first uint64) error {
 	if w.f != nil {
+		// Everything in the old segment is made durable before anything
+		// goes to the new one, so a sync of the new segment covers all
+		// bytes written so far.
+		if err := w.f.Sync(); err != nil {
+			w.broken = err
+			return fmt.Errorf("%w: sync audit log segment: %w", store.ErrUnavailable, err)
+		}
 		if err := w.f.Close(); err != nil {
 			return fmt.Errorf("%w: close audit log segment: %w", store.ErrUnavailable, err)
 		}

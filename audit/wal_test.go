@@ -186,3 +186,34 @@ func TestLogThatDoesNotContinueTheStoreIsRefused(t *testing.T) {
 		t.Fatal("a log sealed with another key was accepted")
 	}
 }
+
+// syncFailFile fails every sync.
+type syncFailFile struct{ *os.File }
+
+func (f syncFailFile) Sync() error { return errors.New("EIO") }
+
+// After a failed sync the trail refuses events until reopened, and the
+// reopened trail recovers whatever reached the log.
+func TestFailedSyncStopsTheTrailUntilReopened(t *testing.T) {
+	log, dir, key := newMemLog(), t.TempDir(), testKey(t)
+	tr, err := Open(context.Background(), Config{Log: log, Key: key, WALDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	record(t, tr, exchange("k", "a", ResultOK, ""))
+	tr.mu.Lock()
+	tr.wal.f = syncFailFile{tr.wal.f.(*os.File)}
+	tr.mu.Unlock()
+	if _, err := tr.Record(context.Background(), exchange("k", "a", ResultOK, "")); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Record with syncs failing = %v", err)
+	}
+	if _, err := tr.Record(context.Background(), exchange("k", "a", ResultOK, "")); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Record after a failed sync = %v, want the trail to stay stopped", err)
+	}
+	tr.Close()
+	tr2 := openTrail(t, Config{Log: log, Key: key, WALDir: dir})
+	if e := record(t, tr2, exchange("k", "a", ResultOK, "")); e.Seq < 2 {
+		t.Errorf("after reopening the next event is %d", e.Seq)
+	}
+	mustVerify(t, tr2)
+}

@@ -10,7 +10,7 @@ import (
 	"github.com/latchkeyhq/latchkey/store"
 )
 
-// Writes are group commits led by callers: the first caller to find no
+// Without a write-ahead log, writes are group commits led by callers: the first caller to find no
 // write in progress writes every event waiting, its own first, with one
 // sync; callers arriving meanwhile wait, and the first of them leads the
 // next write. No goroutine of the trail's own sits on the path, so under
@@ -30,6 +30,9 @@ type request struct {
 // ends first, Record returns ctx's error; the event may still be written.
 func (t *Trail) Record(ctx context.Context, e Event) (Event, error) {
 	req := &request{e: e, done: make(chan error, 1)}
+	if t.wal != nil {
+		return t.recordLogged(ctx, req)
+	}
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
@@ -112,12 +115,8 @@ func (t *Trail) commit(batch []*request) {
 		prev = point{Seq: r.e.Seq, MAC: r.e.MAC}
 	}
 	if err == nil {
-		if t.wal != nil {
-			err = t.wal.append(recs)
-		} else {
-			meta := map[string][]byte{metaHead: t.key.encodePoint(metaHead, prev)}
-			err = t.log.AppendAudit(context.Background(), recs, meta)
-		}
+		meta := map[string][]byte{metaHead: t.key.encodePoint(metaHead, prev)}
+		err = t.log.AppendAudit(context.Background(), recs, meta)
 	}
 	if t.observe != nil {
 		t.observe(time.Since(start), len(batch), err)
@@ -130,11 +129,7 @@ func (t *Trail) commit(batch []*request) {
 	}
 	t.head = prev
 	t.headSeq.Store(prev.Seq)
-	if t.wal != nil {
-		t.queueIndex(recs)
-	} else {
-		t.markIndexed(prev.Seq)
-	}
+	t.markIndexed(prev.Seq)
 	// Sink and hooks see events before their callers return, so a hook
 	// (the anomaly detector) sees them in order.
 	t.publish(batch)

@@ -1,0 +1,238 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/latchkeyhq/latchkey/store"
+)
+
+// With a write-ahead log, a caller only seals its event and frames it
+// into a buffer under the trail's lock. A few syncer goroutines take
+// turns: each writes the whole buffer (writes stay in order under
+// writeMu), then syncs, outside every lock; a sync covers all bytes
+// written before it began, so while one waits for the disk, or after it
+// for a CPU, the next already covers the events framed meanwhile.
+// Callers are acknowledged, and events published, strictly in sequence
+// order.
+//
+// A failed write fails every event not yet written (they chain on each
+// other) and the trail carries on from the last event written. A failed
+// sync is not retried: after fsync fails the kernel may have dropped what
+// it could not write, so the trail refuses every later event until it is
+// reopened, and replays the log then.
+
+// walSyncers is how many write-and-sync rounds may be in flight at once.
+const walSyncers = 3
+
+// loggedReq is a request whose event is framed, waiting to be durable.
+type loggedReq struct {
+	*request
+	rec store.AuditRecord
+	end int64 // wal.total after its frame, once written
+}
+
+func (t *Trail) recordLogged(ctx context.Context, req *request) (Event, error) {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return Event{}, ErrClosed
+	}
+	if t.walFailed != nil {
+		t.mu.Unlock()
+		return Event{}, t.walFailed
+	}
+	req.e.Seq, req.e.Prev, req.e.Time = t.head.Seq+1, t.head.MAC, t.now().UTC()
+	rec, err := t.key.seal(&req.e)
+	if err == nil {
+		t.frames, err = t.wal.frame(t.frames, rec)
+	}
+	if err != nil {
+		t.mu.Unlock()
+		return Event{}, err
+	}
+	t.head = point{Seq: req.e.Seq, MAC: req.e.MAC}
+	t.headSeq.Store(req.e.Seq)
+	t.unwritten = append(t.unwritten, loggedReq{request: req, rec: rec})
+	t.syncCond.Signal()
+	t.mu.Unlock()
+	select {
+	case err := <-req.done:
+		if err != nil {
+			return Event{}, err
+		}
+		return req.e, nil
+	case <-ctx.Done():
+		return Event{}, ctx.Err()
+	}
+}
+
+// syncer writes and syncs framed events until the trail closes and
+// nothing is left.
+func (t *Trail) syncer() {
+	defer t.syncers.Done()
+	for {
+		t.mu.Lock()
+		for len(t.unwritten) == 0 && !t.stopSync {
+			t.syncCond.Wait()
+		}
+		if len(t.unwritten) == 0 {
+			t.mu.Unlock()
+			return
+		}
+		t.mu.Unlock()
+		target, f, ok := t.writeFramed()
+		if !ok {
+			continue
+		}
+		start := time.Now()
+		err := f.Sync()
+		if errors.Is(err, os.ErrClosed) {
+			err = nil // the segment was rotated out, synced before closing
+		}
+		// Callers are woken from another goroutine: woken goroutines
+		// queue on the waker's processor, and a syncer that goes
+		// straight back into a write and a sync would keep it from them.
+		t.acks <- syncDone{target: target, took: time.Since(start), err: err}
+		// Measured: yielding here, before the next write and sync, lets
+		// the goroutines queued behind this one run, and nearly doubles
+		// audited exchanges per second under load.
+		runtime.Gosched()
+	}
+}
+
+type syncDone struct {
+	target int64
+	took   time.Duration
+	err    error
+}
+
+// acker acknowledges what each sync covered, until the syncers are done.
+func (t *Trail) acker() {
+	defer close(t.ackerDone)
+	for d := range t.acks {
+		t.ackThrough(d.target, d.took, d.err)
+	}
+}
+
+// writeFramed writes everything framed so far, in order, and returns the
+// log position after it and the segment to sync.
+func (t *Trail) writeFramed() (int64, walFile, bool) {
+	t.writeMu.Lock()
+	defer t.writeMu.Unlock()
+	t.mu.Lock()
+	reqs, frames := t.unwritten, t.frames
+	t.unwritten, t.frames = nil, t.spare[:0]
+	t.mu.Unlock()
+	if len(reqs) == 0 {
+		return 0, nil, false
+	}
+	err := t.wal.write(frames, reqs[0].rec.Seq)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.spare = frames
+	if err != nil {
+		// Everything framed since chains on what failed: fail it all and
+		// go on from the last event written.
+		failed := append(reqs, t.unwritten...)
+		t.unwritten, t.frames = nil, t.frames[:0]
+		t.head = t.written
+		t.headSeq.Store(t.written.Seq)
+		if len(t.awaiting) == 0 {
+			t.drained.Broadcast()
+		}
+		if t.observe != nil {
+			t.observe(0, len(failed), err)
+		}
+		for _, r := range failed {
+			r.done <- err
+		}
+		return 0, nil, false
+	}
+	last := reqs[len(reqs)-1]
+	t.written = point{Seq: last.e.Seq, MAC: last.e.MAC}
+	for i := range reqs {
+		reqs[i].end = t.wal.total
+	}
+	t.awaiting = append(t.awaiting, reqs...)
+	return t.wal.total, t.wal.f, true
+}
+
+// ackThrough acknowledges, in order, every event that ends at or before
+// target, or on a failed sync fails every event still waiting.
+func (t *Trail) ackThrough(target int64, took time.Duration, err error) {
+	t.pubMu.Lock()
+	defer t.pubMu.Unlock()
+	t.mu.Lock()
+	if err != nil {
+		failed := append(t.awaiting, t.unwritten...)
+		t.awaiting, t.unwritten, t.frames = nil, nil, t.frames[:0]
+		if t.walFailed == nil {
+			t.walFailed = fmt.Errorf("%w: audit log sync failed; restart to recover: %w", store.ErrUnavailable, err)
+		}
+		t.drained.Broadcast()
+		t.mu.Unlock()
+		if t.observe != nil {
+			t.observe(took, len(failed), err)
+		}
+		for _, r := range failed {
+			r.done <- t.walFailed
+		}
+		return
+	}
+	n := 0
+	for n < len(t.awaiting) && t.awaiting[n].end <= target {
+		n++
+	}
+	done := t.awaiting[:n:n]
+	t.awaiting = t.awaiting[n:]
+	if len(t.awaiting) == 0 && len(t.unwritten) == 0 {
+		t.drained.Broadcast()
+	}
+	t.mu.Unlock()
+	if n == 0 {
+		return
+	}
+	if t.observe != nil {
+		t.observe(took, n, nil)
+	}
+	recs := make([]store.AuditRecord, n)
+	batch := make([]*request, n)
+	for i, r := range done {
+		recs[i], batch[i] = r.rec, r.request
+	}
+	t.queueIndex(recs)
+	t.publish(batch)
+	for _, r := range batch {
+		r.done <- nil
+	}
+}
+
+func (t *Trail) startSyncers() {
+	t.acks = make(chan syncDone, walSyncers)
+	t.ackerDone = make(chan struct{})
+	go t.acker()
+	for range walSyncers {
+		t.syncers.Add(1)
+		go t.syncer()
+	}
+}
+
+// stopSyncers waits for every framed event to be acknowledged or failed,
+// then ends the syncers.
+func (t *Trail) stopSyncers() {
+	t.mu.Lock()
+	for (len(t.awaiting) > 0 || len(t.unwritten) > 0) && t.walFailed == nil {
+		t.drained.Wait()
+	}
+	t.stopSync = true
+	t.syncCond.Broadcast()
+	t.mu.Unlock()
+	t.syncers.Wait()
+	close(t.acks)
+	<-t.ackerDone
+}
