@@ -126,11 +126,16 @@ func (t *Trail) writeFramed() (int64, walFile, bool) {
 	defer t.writeMu.Unlock()
 	t.mu.Lock()
 	reqs, frames := t.unwritten, t.frames
-	t.unwritten, t.frames = nil, t.spare[:0]
-	t.mu.Unlock()
 	if len(reqs) == 0 {
+		t.mu.Unlock()
 		return 0, nil, false
 	}
+	// The buffers swap: callers frame into the one written last time
+	// while this one is written. spare is only reassigned below, so the
+	// two never share an array.
+	t.unwritten, t.frames = nil, t.spare[:0]
+	t.spare = nil
+	t.mu.Unlock()
 	err := t.wal.write(frames, reqs[0].rec.Seq)
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -216,4 +217,44 @@ func TestFailedSyncStopsTheTrailUntilReopened(t *testing.T) {
 		t.Errorf("after reopening the next event is %d", e.Seq)
 	}
 	mustVerify(t, tr2)
+}
+
+// Under concurrent load every frame in the log decodes and the events
+// replay in order: the frame buffers are never shared while written.
+func TestConcurrentRecordsReplayFromTheLog(t *testing.T) {
+	log, dir, key := newMemLog(), t.TempDir(), testKey(t)
+	tr, err := Open(context.Background(), Config{Log: log, Key: key, WALDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const workers, each = 64, 200
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				if _, err := tr.Record(context.Background(), exchange("k", "a", ResultOK, "")); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	tr.Close()
+	w, err := openWAL(dir, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := w.replay(0)
+	if err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	if len(recs) != workers*each {
+		t.Fatalf("replayed %d events, want %d", len(recs), workers*each)
+	}
+	for i, r := range recs {
+		if r.Seq != uint64(i+1) {
+			t.Fatalf("replayed event %d has seq %d", i, r.Seq)
+		}
+	}
 }
