@@ -38,14 +38,20 @@ test-crash: ## Kill the server with SIGKILL under load 200 times; every acknowle
 	LATCHKEY_CRASH_ITERATIONS=200 $(GO) test -race -count=1 -timeout 60m -run '^TestCrashDurability$$' ./cmd/latchkey/
 
 .PHONY: bench
-bench: ## Revocation and local-verification benchmarks (about 4 min on 2 cores); report in bench.md, figures for BENCHMARKS.md
-	$(GO) test -run '^$$' -bench 'Revocation|Introspect|StartupLoad|HealthCheck' -benchtime 3s -count 3 -timeout 15m ./server/ > bench.out
+bench: ## Revocation, exchange (audit on/off), local-verification and scanner benchmarks (about 6 min on 2 cores); report in bench.md
+	$(GO) test -run '^$$' -bench 'Revocation|Introspect|StartupLoad|HealthCheck|BenchmarkExchange' -benchtime 3s -count 3 -timeout 20m ./server/ > bench.out
 	$(GO) test -run '^$$' -bench 'BenchmarkVerify|BenchmarkSignatureFloor' -benchtime 2s -count 5 -timeout 10m ./verifier/ > bench-verify.out
-	$(GO) run ./cmd/benchreport -cmd "make bench" < bench.out > bench.md
+	$(GO) run ./cmd/benchreport -cmd "make bench" -ratio 'BenchmarkExchange/audit=on:BenchmarkExchange/audit=off' \
+		-ratio 'BenchmarkIntrospect/revocations=1000000:BenchmarkIntrospect/revocations=0' < bench.out > bench.md
 	$(GO) run ./cmd/benchreport -cmd "make bench (verifier)" -baseline BenchmarkSignatureFloor/EdDSA \
 		-ratio BenchmarkVerify/EdDSA:BenchmarkSignatureFloor/EdDSA -ratio BenchmarkVerify/ES256:BenchmarkSignatureFloor/ES256 \
 		-ratio BenchmarkVerify/RS256:BenchmarkSignatureFloor/RS256 < bench-verify.out >> bench.md
+	$(MAKE) --no-print-directory bench-scan >> bench.md
 	@cat bench.md
+
+.PHONY: bench-scan
+bench-scan: ## Leak-scanner throughput in MB/s, one worker and GOMAXPROCS workers
+	$(GO) test -run '^$$' -bench 'BenchmarkScanTree|BenchmarkDetect' -benchtime 3x -count 3 ./scan/
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 5m)
@@ -56,6 +62,8 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 5m)
 	$(GO) test -run '^$$' -fuzz '^FuzzSPIFFEID$$' -fuzztime $(FUZZTIME) ./policy
 	$(GO) test -run '^$$' -fuzz '^FuzzPageToken$$' -fuzztime $(FUZZTIME) ./store/badger
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./verifier
+	$(GO) test -run '^$$' -fuzz '^FuzzDetect$$' -fuzztime $(FUZZTIME) ./scan
+	$(GO) test -run '^$$' -fuzz '^FuzzVerifySignature$$' -fuzztime $(FUZZTIME) ./audit/alert
 
 .PHONY: lint
 lint: tools ## gofmt, go vet, buf lint and the generated-code drift check

@@ -96,12 +96,13 @@ const (
 	MaxAlertCooldown = 7 * day
 )
 
-// DefaultAlertRules returns the alert rules of a policy that sets none. Only
-// the use of a flagged key quarantines by default: the other signals are
-// also caused by ordinary deployments and growth.
+// DefaultAlertRules returns the alert rules of a policy that sets none.
+// Nothing quarantines by default: every signal is also caused by ordinary
+// operations (a key whose rotation is due is flagged, a new replica is a
+// new identity), so disabling keys on an alert is the operator's choice.
 func DefaultAlertRules() AlertRules {
 	return AlertRules{
-		Quarantine:       []string{AlertFlaggedKeyUse},
+		Quarantine:       []string{},
 		RateSpikeFactor:  DefaultRateSpikeFactor,
 		RateSpikeMin:     DefaultRateSpikeMin,
 		BaselineMinutes:  DefaultBaselineMinutes,

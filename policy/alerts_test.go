@@ -13,7 +13,7 @@ const alertFields = "quarantine, rate_spike_factor, rate_spike_min, baseline_min
 
 func TestDefaultAlertRules(t *testing.T) {
 	want := AlertRules{
-		Quarantine:       []string{"flagged_key_use"},
+		Quarantine:       []string{},
 		RateSpikeFactor:  10,
 		RateSpikeMin:     60,
 		BaselineMinutes:  10,
@@ -28,9 +28,9 @@ func TestDefaultAlertRules(t *testing.T) {
 	}
 	// Each call must return its own list, so one policy cannot change another's.
 	a := DefaultAlertRules()
-	a.Quarantine[0] = "changed"
-	if got := DefaultAlertRules().Quarantine[0]; got != "flagged_key_use" {
-		t.Fatalf("DefaultAlertRules().Quarantine[0] = %q after changing an earlier result", got)
+	a.Quarantine = append(a.Quarantine, "changed")
+	if got := DefaultAlertRules().Quarantine; len(got) != 0 {
+		t.Fatalf("DefaultAlertRules().Quarantine = %q after changing an earlier result", got)
 	}
 }
 
@@ -253,7 +253,7 @@ func TestQuarantines(t *testing.T) {
 		kind  string
 		want  bool
 	}{
-		{"default quarantines flagged key use", DefaultAlertRules(), "flagged_key_use", true},
+		{"default does not quarantine flagged key use", DefaultAlertRules(), "flagged_key_use", false},
 		{"default does not quarantine a rate spike", DefaultAlertRules(), "rate_spike", false},
 		{"default does not quarantine a new identity", DefaultAlertRules(), "new_identity", false},
 		{"default does not quarantine an invalid key burst", DefaultAlertRules(), "invalid_key_burst", false},
@@ -281,7 +281,8 @@ func TestParseQuarantineFromFile(t *testing.T) {
 		kind string
 		want bool
 	}{
-		{"absent section quarantines a flagged key", iss, "flagged_key_use", true},
+		{"absent section quarantines nothing", iss, "flagged_key_use", false},
+		{"a listed flagged key use quarantines", iss + "alerts:\n  quarantine: [flagged_key_use]\n", "flagged_key_use", true},
 		{"empty list switches quarantine off", iss + "alerts:\n  quarantine: []\n", "flagged_key_use", false},
 		{"listed kind", iss + "alerts:\n  quarantine: [scope_probe]\n", "scope_probe", true},
 		{"a list replaces the default", iss + "alerts:\n  quarantine: [scope_probe]\n", "flagged_key_use", false},

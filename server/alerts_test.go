@@ -136,7 +136,7 @@ func TestNewIdentityAlertQuarantinesTheKey(t *testing.T) {
 }
 
 func TestAlertWithoutQuarantineLeavesTheKeyAlone(t *testing.T) {
-	e := newEnv(t) // the default policy quarantines on flagged_key_use only
+	e := newEnv(t) // the default policy quarantines on no alert
 	root, k := e.createKey(&adminv1.CreateKeyRequest{})
 	for _, id := range []string{idWorkloadA, idWorkloadB} {
 		if _, err := e.tokens(id).ExchangeToken(ctx(t), &latchkeyv1.ExchangeTokenRequest{RootKey: root}); err != nil {
