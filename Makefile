@@ -46,7 +46,9 @@ bench: ## Revocation, exchange (audit on/off), local-verification and scanner be
 	$(GO) run ./cmd/benchreport -cmd "make bench (verifier)" -baseline BenchmarkSignatureFloor/EdDSA \
 		-ratio BenchmarkVerify/EdDSA:BenchmarkSignatureFloor/EdDSA -ratio BenchmarkVerify/ES256:BenchmarkSignatureFloor/ES256 \
 		-ratio BenchmarkVerify/RS256:BenchmarkSignatureFloor/RS256 < bench-verify.out >> bench.md
-	$(MAKE) --no-print-directory bench-scan >> bench.md
+	$(GO) test -run '^$$' -bench 'BenchmarkScanTree|BenchmarkDetect' -benchtime 3x -count 3 ./scan/ > bench-scan.out
+	$(GO) run ./cmd/benchreport -cmd "make bench (scanner)" -baseline BenchmarkScanTree/workers=1 \
+		-ratio BenchmarkScanTree/workers=2:BenchmarkScanTree/workers=1 < bench-scan.out >> bench.md
 	@cat bench.md
 
 .PHONY: bench-scan
