@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -17,6 +18,9 @@ import (
 )
 
 type auditKey struct{}
+
+// auditWriteTimeout bounds how long a call waits for its audit event.
+const auditWriteTimeout = 5 * time.Second
 
 // auditNote returns the event being built for this call, for the handler
 // to add what only it knows (a key id, a jti, why it refused). Calls that
@@ -54,7 +58,13 @@ func auditUnary(trail *audit.Trail, log *slog.Logger, observe eventSink) grpc.Un
 		if trail == nil {
 			return resp, err
 		}
-		if _, aerr := trail.Record(ctx, *ev); aerr != nil {
+		// The event is written even when the call's own deadline has
+		// passed: a timed-out call is audited too, and its caller gets the
+		// call's error rather than the audit's.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditWriteTimeout)
+		_, aerr := trail.Record(actx, *ev)
+		cancel()
+		if aerr != nil {
 			log.ErrorContext(ctx, "audit trail write failed; refusing the response", "method", info.FullMethod, "error", aerr)
 			return nil, status.Error(codes.Unavailable, "audit trail unavailable; try again")
 		}
