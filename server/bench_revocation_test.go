@@ -267,8 +267,8 @@ func BenchmarkStartupLoad1M(b *testing.B) {
 
 // benchMust(f())(b) ends the benchmark if f failed, keeping set-up to one
 // line a step.
-func benchMust[T any](v T, err error) func(*testing.B) T {
-	return func(b *testing.B) T {
+func benchMust[T any](v T, err error) func(testing.TB) T {
+	return func(b testing.TB) T {
 		b.Helper()
 		if err != nil {
 			b.Fatal(err)
@@ -278,7 +278,7 @@ func benchMust[T any](v T, err error) func(*testing.B) T {
 }
 
 // newViewFrom loads the whole revocation log, as a starting server does.
-func newViewFrom(b *testing.B, s *badgerstore.Store) *revocation.View {
+func newViewFrom(b testing.TB, s *badgerstore.Store) *revocation.View {
 	entries, last, err := s.LoadRevocations(context.Background())
 	if err != nil {
 		b.Fatal(err)
@@ -354,7 +354,7 @@ func encodeBenchRevocation(r store.Revocation) []byte {
 // injection or counting wrappers, on a store in dir, logging at info level
 // to nowhere so that log formatting is paid as in production.
 type benchEnv struct {
-	b      *testing.B
+	b      testing.TB
 	ca     *pki.CA
 	addr   string
 	leaves map[string]*pki.Leaf
@@ -376,7 +376,7 @@ type realClock struct{}
 
 func (realClock) Now() time.Time { return time.Now() }
 
-func newBenchEnv(b *testing.B, dir string, key []byte) *benchEnv {
+func newBenchEnv(b testing.TB, dir string, key []byte) *benchEnv {
 	b.Helper()
 	return newBenchEnvAudit(b, dir, key, true)
 }
@@ -384,7 +384,7 @@ func newBenchEnv(b *testing.B, dir string, key []byte) *benchEnv {
 // newBenchEnvAudit runs the production configuration, or with withAudit
 // false the same server without its audit trail, to measure what the
 // trail costs.
-func newBenchEnvAudit(b *testing.B, dir string, key []byte, withAudit bool) *benchEnv {
+func newBenchEnvAudit(b testing.TB, dir string, key []byte, withAudit bool) *benchEnv {
 	b.Helper()
 	if key == nil {
 		key = benchStoreKey()

@@ -1,0 +1,155 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	adminv1 "github.com/latchkeyhq/latchkey/gen/latchkey/admin/v1"
+	latchkeyv1 "github.com/latchkeyhq/latchkey/gen/latchkey/v1"
+	"github.com/latchkeyhq/latchkey/policy"
+)
+
+// The server of BenchmarkExchangeProcess runs in a child process (this
+// test binary, re-run), so the load's goroutines do not share its two
+// processors: a remote client's load, on loopback.
+const (
+	benchServeEnv = "LATCHKEY_BENCH_SERVE"
+	benchAuditEnv = "LATCHKEY_BENCH_AUDIT"
+)
+
+// TestBenchServerProcess is the child: it serves until its stdin closes.
+// It does nothing in a normal test run.
+func TestBenchServerProcess(t *testing.T) {
+	dir := os.Getenv(benchServeEnv)
+	if dir == "" {
+		t.Skip("only as the server of BenchmarkExchangeProcess")
+	}
+	e := newBenchEnvAudit(t, filepath.Join(dir, "data"), nil, os.Getenv(benchAuditEnv) == "on")
+	files := map[string][]byte{
+		"ca.pem":           e.ca.CertPEM(),
+		"admin.pem":        e.leaves[idAdmin].CertPEM,
+		"admin-key.pem":    e.leaves[idAdmin].KeyPEM,
+		"workload.pem":     e.leaves[idWorkloadA].CertPEM,
+		"workload-key.pem": e.leaves[idWorkloadA].KeyPEM,
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fmt.Printf("addr %s\n", e.addr)
+	buf := make([]byte, 1)
+	os.Stdin.Read(buf) // returns when the parent closes the pipe
+	e.close()
+}
+
+type childServer struct {
+	addr string
+	dir  string
+	cmd  *exec.Cmd
+	stop func()
+}
+
+func startChildServer(b *testing.B, audit string) *childServer {
+	b.Helper()
+	dir := b.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchServerProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), benchServeEnv+"="+dir, benchAuditEnv+"="+audit)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	c := &childServer{dir: dir, cmd: cmd, stop: func() { stdin.Close(); cmd.Wait() }}
+	lines := bufio.NewScanner(stdout)
+	deadline := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })
+	defer deadline.Stop()
+	for lines.Scan() {
+		if a, ok := strings.CutPrefix(lines.Text(), "addr "); ok {
+			c.addr = a
+			break
+		}
+	}
+	if c.addr == "" {
+		c.stop()
+		b.Fatal("the server process did not start")
+	}
+	go func() {
+		for lines.Scan() {
+		}
+	}()
+	return c
+}
+
+func (c *childServer) dial(b *testing.B, who string) *grpc.ClientConn {
+	b.Helper()
+	caPEM, err := os.ReadFile(filepath.Join(c.dir, "ca.pem"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	cert, err := tls.LoadX509KeyPair(filepath.Join(c.dir, who+".pem"), filepath.Join(c.dir, who+"-key.pem"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: pool, Certificates: []tls.Certificate{cert}}
+	conn, err := grpc.NewClient(c.addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// BenchmarkExchangeProcess is BenchmarkExchange with the server in its own
+// process.
+func BenchmarkExchangeProcess(b *testing.B) {
+	for _, audit := range []string{"off", "on"} {
+		b.Run("audit="+audit, func(b *testing.B) {
+			srv := startChildServer(b, audit)
+			defer srv.stop()
+			resp, err := adminv1.NewKeyServiceClient(srv.dial(b, "admin")).CreateKey(context.Background(), &adminv1.CreateKeyRequest{
+				Owner: "orders-team", Scopes: []string{"orders.read"}, Audiences: []string{"orders-api"},
+				RateLimit: &adminv1.RateLimit{PerSecond: policy.MaxRatePerSecond, Burst: policy.MaxRateBurst},
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			root := resp.GetRootKey()
+			var clients []latchkeyv1.TokenServiceClient
+			for range exchangeConns {
+				clients = append(clients, latchkeyv1.NewTokenServiceClient(srv.dial(b, "workload")))
+			}
+			var next atomic.Uint64
+			parallelCallsAt(b, exchangeParallelism, func(ctx context.Context) error {
+				client := clients[next.Add(1)%exchangeConns]
+				r, err := client.ExchangeToken(ctx, &latchkeyv1.ExchangeTokenRequest{RootKey: root})
+				if err == nil && r.GetAccessToken() == "" {
+					err = fmt.Errorf("no token")
+				}
+				return err
+			})
+		})
+	}
+}
