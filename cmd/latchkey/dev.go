@@ -132,6 +132,12 @@ Signing keys and the JWKS:
   latchkey signing list --state %[1]s
   curl --cacert %[1]s/ca.pem https://%[3]s/.well-known/jwks.json
 
+The audit trail, metrics and the leak scanner:
+  latchkey audit query --state %[1]s --since 1h
+  latchkey audit verify --state %[1]s
+  curl --cacert %[1]s/ca.pem https://%[3]s/metrics
+  latchkey scan .
+
 Stop with Ctrl-C.
 `, s, addr, httpAddr)
 }
