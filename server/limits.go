@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -60,6 +61,9 @@ type limiters struct {
 	failed  *ratelimit.Keyed // failed presentations per caller identity
 	callers *ratelimit.Keyed // every other call per caller identity
 	global  *ratelimit.Global
+	// globalFrom is the policy the global limit was last taken from, so
+	// the limit is set again only after a reload, not on every exchange.
+	globalFrom atomic.Pointer[policy.Policy]
 	// limited is told which limiter refused a call.
 	limited func(limiter string)
 }
@@ -100,8 +104,11 @@ func (l *limiters) refuse(limiter string, d ratelimit.Decision) error {
 // exchangeAdmitted checks, before any work, the global exchange ceiling
 // and whether this caller has used up its failed presentations.
 func (l *limiters) exchangeAdmitted(identity string) error {
-	lim := limitsOf(l.policy())
-	l.global.SetLimit(toLimit(lim.Global))
+	p := l.policy()
+	lim := limitsOf(p)
+	if l.globalFrom.Swap(p) != p {
+		l.global.SetLimit(toLimit(lim.Global))
+	}
 	if d := l.global.Allow(); !d.OK {
 		return l.refuse(limiterGlobal, d)
 	}

@@ -201,6 +201,21 @@ func TestGlobalExchangeCeiling(t *testing.T) {
 	if subject, _ := quota(t, err); subject != limiterGlobal {
 		t.Errorf("refused by %q, want global", subject)
 	}
+	// A reloaded policy's ceiling applies from the next exchange.
+	pol, err := policy.Parse([]byte(testPolicy + "limits:\n  global: {per_second: 1000, burst: 1000}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.SetPolicy(pol)
+	// The bucket keeps the tokens it had and refills at the new rate.
+	_, err = a.ExchangeToken(ctx(t), &latchkeyv1.ExchangeTokenRequest{RootKey: k2})
+	if subject, retry := quota(t, err); subject != limiterGlobal || retry > time.Millisecond {
+		t.Fatalf("after raising the ceiling: refused by %q for %v, want the new rate's wait (at most 1ms)", subject, retry)
+	}
+	e.clock.Advance(time.Millisecond)
+	if _, err := a.ExchangeToken(ctx(t), &latchkeyv1.ExchangeTokenRequest{RootKey: k2}); err != nil {
+		t.Errorf("after raising the global ceiling: %v", err)
+	}
 	// Other methods are not exchanges.
 	if _, err := e.tokens(idIntrospect).IntrospectToken(ctx(t), &latchkeyv1.IntrospectTokenRequest{Token: "x"}); err != nil {
 		t.Errorf("introspection under the exchange ceiling: %v", err)
