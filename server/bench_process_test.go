@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -61,6 +62,22 @@ type childServer struct {
 	dir  string
 	cmd  *exec.Cmd
 	stop func()
+}
+
+// cpu is the CPU time (user and system) the server process has used so
+// far, from its own accounting in /proc.
+func (c *childServer) cpu(b *testing.B) time.Duration {
+	b.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	if err != nil {
+		b.Skipf("no /proc accounting: %v", err)
+	}
+	// Fields after the command name, which is in parentheses.
+	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	// Linux reports clock ticks of 1/100 s (USER_HZ) on every platform Go runs on.
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 func startChildServer(b *testing.B, audit string) *childServer {
@@ -142,6 +159,10 @@ func BenchmarkExchangeProcess(b *testing.B) {
 				clients = append(clients, latchkeyv1.NewTokenServiceClient(srv.dial(b, "workload")))
 			}
 			var next atomic.Uint64
+			before := srv.cpu(b)
+			defer func() {
+				b.ReportMetric(float64((srv.cpu(b)-before).Microseconds())/float64(b.N), "server_cpu_us/op")
+			}()
 			parallelCallsAt(b, exchangeParallelism, func(ctx context.Context) error {
 				client := clients[next.Add(1)%exchangeConns]
 				r, err := client.ExchangeToken(ctx, &latchkeyv1.ExchangeTokenRequest{RootKey: root})
