@@ -166,8 +166,8 @@ func (m *Metrics) TokenIssued(alg string) { m.tokens.inc(alg) }
 // Revocation counts one revocation: token, key, subject or signing_key.
 func (m *Metrics) Revocation(kind string) { m.revocations.inc(kind) }
 
-// RateLimited counts one request refused by the key, identity or global
-// limiter.
+// RateLimited counts one request refused by the key, identity, caller or
+// global limiter.
 func (m *Metrics) RateLimited(limiter string) { m.rateLimited.inc(limiter) }
 
 // Alert counts one anomaly alert: new_identity, new_network, rate_spike,

@@ -5,6 +5,7 @@ import (
 
 	"github.com/latchkeyhq/latchkey/audit"
 	"github.com/latchkeyhq/latchkey/issuer"
+	"github.com/latchkeyhq/latchkey/policy"
 )
 
 // other is the label value every out-of-vocabulary input is folded into, so
@@ -33,11 +34,8 @@ var (
 	}
 	tokenAlgs       = []string{issuer.AlgEdDSA, issuer.AlgES256, issuer.AlgRS256}
 	revocationKinds = []string{"token", "key", "subject", "signing_key"}
-	limiters        = []string{"key", "identity", "global"}
-	alertKinds      = []string{
-		"new_identity", "new_network", "rate_spike",
-		"scope_probe", "invalid_key_burst", "flagged_key_use",
-	}
+	limiters        = []string{"key", "identity", "caller", "global"}
+	alertKinds      = policy.AlertKinds
 	storeOps  = []string{"get", "put", "list", "revoke", "audit", "usage", "signing"}
 	keyStates = []string{"active", "disabled", "revoked", "expired"}
 )

@@ -172,10 +172,7 @@ func secretMatches(p rootkey.Pepper, key rootkey.Key, rec store.KeyRecord, now t
 
 // keyUsable reports whether tokens may be minted from, or stay active for, a key.
 func keyUsable(rec store.KeyRecord, now time.Time) bool {
-	if rec.State != store.KeyStateActive {
-		return false
-	}
-	return rec.ExpiresAt.IsZero() || now.Before(rec.ExpiresAt)
+	return unusableReason(rec, now) == ""
 }
 
 func boundTo(patterns []string, identity string) bool {

@@ -85,11 +85,19 @@ func toLimit(r policy.RateLimit) ratelimit.Limit {
 // limitsOf is the policy's limits, with the defaults standing in for any
 // left unset (a policy built without Parse).
 func limitsOf(p *policy.Policy) policy.LimitRules {
-	l, d := p.Limits, policy.DefaultLimitRules()
-	for _, pair := range []struct{ got, def *policy.RateLimit }{{&l.Global, &d.Global}, {&l.FailedAuth, &d.FailedAuth}, {&l.PerCaller, &d.PerCaller}} {
-		if !toLimit(*pair.got).Valid() {
-			*pair.got = *pair.def
-		}
+	l := p.Limits
+	if toLimit(l.Global).Valid() && toLimit(l.FailedAuth).Valid() && toLimit(l.PerCaller).Valid() {
+		return l // every parsed policy
+	}
+	d := policy.DefaultLimitRules()
+	if !toLimit(l.Global).Valid() {
+		l.Global = d.Global
+	}
+	if !toLimit(l.FailedAuth).Valid() {
+		l.FailedAuth = d.FailedAuth
+	}
+	if !toLimit(l.PerCaller).Valid() {
+		l.PerCaller = d.PerCaller
 	}
 	return l
 }

@@ -234,6 +234,9 @@ func TestPerCallerLimit(t *testing.T) {
 	if subject, retry := quota(t, err); subject != limiterCaller || retry != time.Second {
 		t.Errorf("refused by %q retry %v, want caller, 1s", subject, retry)
 	}
+	if got := e.counter("latchkey_rate_limited_total", "limiter", limiterCaller); got != 1 {
+		t.Errorf("rate-limited metric for the caller limit = %v, want 1", got)
+	}
 	if _, err := other.GetJWKS(ctx(t), &latchkeyv1.GetJWKSRequest{}); err != nil {
 		t.Errorf("another caller is limited: %v", err)
 	}
