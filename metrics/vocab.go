@@ -36,8 +36,8 @@ var (
 	revocationKinds = []string{"token", "key", "subject", "signing_key"}
 	limiters        = []string{"key", "identity", "caller", "global"}
 	alertKinds      = policy.AlertKinds
-	storeOps  = []string{"get", "put", "list", "revoke", "audit", "usage", "signing"}
-	keyStates = []string{"active", "disabled", "revoked", "expired"}
+	storeOps        = []string{"get", "put", "list", "revoke", "audit", "usage", "signing"}
+	keyStates       = []string{"active", "disabled", "revoked", "expired"}
 )
 
 // vocabCounter is a counter vector whose label takes values from a fixed
