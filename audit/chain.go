@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
+	"sync"
 
 	"github.com/latchkeyhq/latchkey/store"
 )
@@ -27,15 +29,32 @@ var ErrTampered = errors.New("audit: chain broken")
 // chainKey is the secret the chain MACs are keyed with. Without it, a
 // party that can write the store can still delete or alter events, but
 // cannot make the chain verify afterwards.
-type chainKey struct{ b []byte }
+type chainKey struct {
+	b    []byte
+	macs *sync.Pool // of hash.Hash, HMAC-SHA256 under b
+}
+
+func newChainKey(b []byte) chainKey {
+	return chainKey{b: append([]byte(nil), b...), macs: new(sync.Pool)}
+}
 
 func (k chainKey) String() string { return "[REDACTED]" }
 
 // mac is HMAC-SHA256(key, body); body already carries the previous MAC.
-func (k chainKey) mac(body []byte) []byte {
-	m := hmac.New(sha256.New, k.b)
+func (k chainKey) mac(body []byte) []byte { return k.macInto(nil, body) }
+
+// macInto appends body's MAC to dst. The HMAC states are pooled: a fresh
+// one hashes the key twice before the body.
+func (k chainKey) macInto(dst, body []byte) []byte {
+	m, _ := k.macs.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, k.b)
+	}
+	m.Reset()
 	m.Write(body)
-	return m.Sum(nil)
+	dst = m.Sum(dst)
+	k.macs.Put(m)
+	return dst
 }
 
 // point is a position in the chain: a sequence number and the MAC of the
@@ -80,14 +99,14 @@ func (k chainKey) decodePoint(label string, b []byte) (point, error) {
 // body the MAC covers. The body is kept byte for byte, so checking never
 // depends on re-encoding giving the same bytes.
 func (k chainKey) seal(e *Event) (store.AuditRecord, error) {
-	e.MAC = nil
-	body, err := json.Marshal(e)
-	if err != nil {
-		return store.AuditRecord{}, fmt.Errorf("audit: encode event: %w", err)
+	if y := e.Time.Year(); y < 0 || y > 9999 {
+		return store.AuditRecord{}, fmt.Errorf("audit: encode event: time %s out of range", e.Time)
 	}
-	e.MAC = k.mac(body)
-	v := make([]byte, 0, len(e.MAC)+len(body))
-	v = append(append(v, e.MAC...), body...)
+	e.MAC = nil
+	v := make([]byte, sha256.Size, sha256.Size+400)
+	v = appendEvent(v, e)
+	k.macInto(v[:0], v[sha256.Size:])
+	e.MAC = v[:sha256.Size:sha256.Size]
 	return store.AuditRecord{Seq: e.Seq, Body: v, Terms: terms(e)}, nil
 }
 

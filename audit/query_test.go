@@ -139,7 +139,7 @@ func TestPruneKeepsAVerifiableChain(t *testing.T) {
 	tr.Close()
 	// A forged anchor, claiming more was pruned, fails its MAC.
 	log.mu.Lock()
-	log.meta[metaAnchor] = chainKey{b: make([]byte, MACKeyLen)}.encodePoint(metaAnchor, point{Seq: 20})
+	log.meta[metaAnchor] = newChainKey(make([]byte, MACKeyLen)).encodePoint(metaAnchor, point{Seq: 20})
 	log.mu.Unlock()
 	tr2 := openTrail(t, Config{Log: log, Key: key, Now: c.Now})
 	if res, _ := tr2.Verify(context.Background()); res.Break == nil {

@@ -213,13 +213,13 @@ func TestVerifyFindsTheFirstBrokenEvent(t *testing.T) {
 		{"deleted event", func(m *memLog, _ []byte) { m.remove(5) }, 5, "missing"},
 		{"swapped events", func(m *memLog, _ []byte) { m.swap(3, 6) }, 3, ""},
 		{"forged event with a guessed key", func(m *memLog, _ []byte) {
-			forged := chainKey{b: make([]byte, MACKeyLen)}
+			forged := newChainKey(make([]byte, MACKeyLen))
 			e := Event{Seq: 7, Kind: KindExchange, Result: ResultOK}
 			rec, _ := forged.seal(&e)
 			m.edit(7, func([]byte) []byte { return rec.Body })
 		}, 7, "altered"},
 		{"event re-sealed with the real key but not chained", func(m *memLog, key []byte) {
-			k := chainKey{b: key}
+			k := newChainKey(key)
 			e := Event{Seq: 6, Kind: KindExchange, Result: ResultOK, Prev: []byte("not the previous mac")}
 			rec, _ := k.seal(&e)
 			m.edit(6, func([]byte) []byte { return rec.Body })

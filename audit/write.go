@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"time"
@@ -170,10 +169,6 @@ func (t *Trail) publish(batch []*request) {
 }
 
 func writeLine(w io.Writer, e *Event) error {
-	b, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(append(b, '\n'))
+	_, err := w.Write(append(appendEvent(make([]byte, 0, 512), e), '\n'))
 	return err
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"time"
 	"unicode/utf8"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // Defaults and bounds applied by New.
@@ -47,6 +49,10 @@ type Issuer struct {
 	rand io.Reader
 
 	active *SigningKey
+	// signer and header are the active key's method and encoded JWT
+	// header, made once: every token carries the same header.
+	signer jwt.SigningMethod
+	header string
 	keys   map[string]verificationKey
 	jwks   []JWK
 }
@@ -107,6 +113,10 @@ func New(cfg Config, active *SigningKey, verifyOnly ...*SigningKey) (*Issuer, er
 		i.keys[k.kid] = verificationKey{kid: k.kid, alg: k.alg, pub: k.pub}
 		i.jwks = append(i.jwks, k.PublicJWK())
 	}
+	if i.signer = jwt.GetSigningMethod(active.alg); i.signer == nil {
+		return nil, fmt.Errorf("%w: no signing method for %s", ErrInvalidConfig, active.alg)
+	}
+	i.header = encodeHeader(active)
 	return i, nil
 }
 

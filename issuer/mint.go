@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // tokenType is the RFC 9068 typ of an access token.
@@ -48,10 +46,10 @@ func (i *Issuer) Mint(g Grant) (Token, error) {
 	}
 	iat := i.now().Truncate(time.Second)
 	exp := iat.Add(g.TTL.Truncate(time.Second))
-	claims := &wireClaims{
+	claims := wireClaims{
 		Issuer:    i.iss,
 		Subject:   g.Subject,
-		Audience:  append([]string(nil), g.Audiences...),
+		Audience:  g.Audiences,
 		ExpiresAt: exp.Unix(),
 		NotBefore: iat.Unix(),
 		IssuedAt:  iat.Unix(),
@@ -60,14 +58,20 @@ func (i *Issuer) Mint(g Grant) (Token, error) {
 		ClientID:  g.ClientID,
 		Cnf:       confirmation{X5TS256: g.CertThumbprint},
 	}
-	tok := jwt.NewWithClaims(jwt.GetSigningMethod(i.active.alg), claims)
-	// Replace the library's default header, which says typ JWT.
-	tok.Header = map[string]any{"alg": i.active.alg, "typ": tokenType, "kid": i.active.kid}
-	raw, err := tok.SignedString(i.active.priv)
+	scratch := claimsBuffers.Get().(*[]byte)
+	payload := appendClaims((*scratch)[:0], &claims)
+	enc := base64.RawURLEncoding
+	tok := make([]byte, 0, len(i.header)+1+enc.EncodedLen(len(payload))+1+enc.EncodedLen(maxSignatureLen))
+	tok = append(append(tok, i.header...), '.')
+	tok = enc.AppendEncode(tok, payload)
+	*scratch = payload
+	claimsBuffers.Put(scratch)
+	sig, err := i.signer.Sign(string(tok), i.active.priv)
 	if err != nil {
 		return Token{}, fmt.Errorf("issuer: sign: %w", err)
 	}
-	return Token{Raw: raw, JTI: jti, IssuedAt: iat.UTC(), ExpiresAt: exp.UTC()}, nil
+	tok = enc.AppendEncode(append(tok, '.'), sig)
+	return Token{Raw: string(tok), JTI: jti, IssuedAt: iat.UTC(), ExpiresAt: exp.UTC()}, nil
 }
 
 func (i *Issuer) checkGrant(g Grant) error {

@@ -17,6 +17,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	adminv1 "github.com/latchkeyhq/latchkey/gen/latchkey/admin/v1"
 	latchkeyv1 "github.com/latchkeyhq/latchkey/gen/latchkey/v1"
@@ -29,6 +30,9 @@ import (
 const (
 	benchServeEnv = "LATCHKEY_BENCH_SERVE"
 	benchAuditEnv = "LATCHKEY_BENCH_AUDIT"
+	// benchProfileEnv, when set, is a path prefix for the server
+	// process's CPU profiles.
+	benchProfileEnv = "LATCHKEY_BENCH_CPUPROFILE"
 )
 
 // TestBenchServerProcess is the child: it serves until its stdin closes.
@@ -83,7 +87,12 @@ func (c *childServer) cpu(b *testing.B) time.Duration {
 func startChildServer(b *testing.B, audit string) *childServer {
 	b.Helper()
 	dir := b.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchServerProcess$", "-test.count=1")
+	args := []string{"-test.run=^TestBenchServerProcess$", "-test.count=1"}
+	if prof := os.Getenv(benchProfileEnv); prof != "" {
+		// The server's own CPU profile, one per audit setting.
+		args = append(args, "-test.cpuprofile="+prof+"-audit-"+audit+".prof")
+	}
+	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), benchServeEnv+"="+dir, benchAuditEnv+"="+audit)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -142,6 +151,23 @@ func (c *childServer) dial(b *testing.B, who string) *grpc.ClientConn {
 // BenchmarkExchangeProcess is BenchmarkExchange with the server in its own
 // process.
 func BenchmarkExchangeProcess(b *testing.B) {
+	b.Run("health", func(b *testing.B) {
+		srv := startChildServer(b, "on")
+		defer srv.stop()
+		var clients []healthpb.HealthClient
+		for range exchangeConns {
+			clients = append(clients, healthpb.NewHealthClient(srv.dial(b, "workload")))
+		}
+		var next atomic.Uint64
+		before := srv.cpu(b)
+		defer func() {
+			b.ReportMetric(float64((srv.cpu(b)-before).Microseconds())/float64(b.N), "server_cpu_us/op")
+		}()
+		parallelCallsAt(b, exchangeParallelism, func(ctx context.Context) error {
+			_, err := clients[next.Add(1)%exchangeConns].Check(ctx, &healthpb.HealthCheckRequest{})
+			return err
+		})
+	})
 	for _, audit := range []string{"off", "on"} {
 		b.Run("audit="+audit, func(b *testing.B) {
 			srv := startChildServer(b, audit)

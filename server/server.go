@@ -42,6 +42,10 @@ const (
 	// DefaultMaxHeaderListSize bounds a request's metadata; ours needs
 	// well under 1 KiB.
 	DefaultMaxHeaderListSize = 16 << 10
+	// DefaultStreamWorkers handlers run on long-lived goroutines whose
+	// stacks have already grown; a fresh goroutine per call spends a tenth
+	// of an exchange's CPU growing its stack. Calls beyond it get their own.
+	DefaultStreamWorkers = 256
 )
 
 // Config is everything a Server needs. cmd/latchkey builds it from files.
@@ -73,6 +77,8 @@ type Config struct {
 	// MaxDeadline caps every unary call; a call with no deadline gets this one.
 	MaxDeadline       time.Duration
 	ConnectionTimeout time.Duration
+	// StreamWorkers is how many goroutines are kept to run handlers.
+	StreamWorkers uint32
 }
 
 // Server is the Latchkey gRPC server.
@@ -244,7 +250,20 @@ func (c *Config) fill() error {
 	if c.ConnectionTimeout == 0 {
 		c.ConnectionTimeout = DefaultConnectionTimeout
 	}
+	if c.StreamWorkers == 0 {
+		c.StreamWorkers = DefaultStreamWorkers
+	}
 	return nil
+}
+
+// callLogLevel is the level of a finished call's log line: debug for a
+// call that succeeded, as the audit trail already holds every exchange
+// and change.
+func callLogLevel(c codes.Code) logging.Level {
+	if c == codes.OK {
+		return logging.LevelDebug
+	}
+	return logging.DefaultServerCodeToLevel(c)
 }
 
 func (s *Server) options(cfg Config) []grpc.ServerOption {
@@ -253,7 +272,8 @@ func (s *Server) options(cfg Config) []grpc.ServerOption {
 	})
 	// Only the outcome of each call is logged, never a payload: requests and
 	// responses carry root keys and tokens.
-	logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall)}
+	// Streams are few and long; unary calls are logged by callLogUnary.
+	logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall), logging.WithLevels(callLogLevel)}
 	recoverOpt := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		// The panic value may hold request data; log its type and the stack only.
 		cfg.Logger.ErrorContext(ctx, "panic in handler", "panic_type", fmt.Sprintf("%T", p), "stack", string(debug.Stack()))
@@ -267,7 +287,7 @@ func (s *Server) options(cfg Config) []grpc.ServerOption {
 		stream = append(stream, cfg.Metrics.StreamInterceptor())
 	}
 	unary = append(unary,
-		logging.UnaryServerInterceptor(logger, logOpts...),
+		callLogUnary(cfg.Logger),
 		identityUnary(),
 		// Audit sits outside authorization so refused calls are recorded too.
 		auditUnary(cfg.Audit, cfg.Logger, s.countEvent),
@@ -287,6 +307,7 @@ func (s *Server) options(cfg Config) []grpc.ServerOption {
 		grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
 		grpc.MaxHeaderListSize(DefaultMaxHeaderListSize),
 		grpc.ConnectionTimeout(cfg.ConnectionTimeout),
+		grpc.NumStreamWorkers(cfg.StreamWorkers),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
 			MinTime:             30 * time.Second,
 			PermitWithoutStream: false,

@@ -45,7 +45,7 @@ func (s *tokenService) ExchangeToken(ctx context.Context, req *latchkeyv1.Exchan
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	s.log.InfoContext(ctx, "token issued", "key_id", res.keyID, "jti", res.token.JTI,
+	s.log.DebugContext(ctx, "token issued", "key_id", res.keyID, "jti", res.token.JTI,
 		"scope", strings.Join(res.grant.Scopes, " "), "expires_at", res.token.ExpiresAt)
 	return &latchkeyv1.ExchangeTokenResponse{
 		AccessToken: res.token.Raw,
