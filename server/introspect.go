@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"time"
 
@@ -21,10 +22,12 @@ type introspector struct {
 	keys    store.KeyStore
 	revoked *revocation.View
 	now     func() time.Time
+	// verified, when set, spares a repeated token its signature check.
+	verified *verifiedCache
 }
 
 func (in *introspector) introspect(ctx context.Context, raw string) (issuer.Claims, error) {
-	claims, err := in.issuer().Verify(raw, issuer.VerifyOptions{})
+	claims, err := in.verify(raw)
 	if err != nil {
 		return issuer.Claims{}, errInactive
 	}
@@ -50,4 +53,22 @@ func (in *introspector) introspect(ctx context.Context, raw string) (issuer.Clai
 
 func revocationClaims(c issuer.Claims) revocation.Claims {
 	return revocation.Claims{JTI: c.JTI, ClientID: c.ClientID, Subject: c.Subject, KID: c.KID, IssuedAt: c.IssuedAt}
+}
+
+// verify checks the token's signature and claims, or finds that it did
+// under the current keyring and has not expired since.
+func (in *introspector) verify(raw string) (issuer.Claims, error) {
+	iss := in.issuer()
+	if in.verified == nil {
+		return iss.Verify(raw, issuer.VerifyOptions{})
+	}
+	sum := sha256.Sum256([]byte(raw))
+	if claims, ok := in.verified.get(iss, sum, in.now()); ok {
+		return claims, nil
+	}
+	claims, err := iss.Verify(raw, issuer.VerifyOptions{})
+	if err == nil {
+		in.verified.put(iss, sum, claims)
+	}
+	return claims, err
 }

@@ -125,6 +125,7 @@ func New(cfg Config) (*Server, error) {
 		},
 		checker: &introspector{
 			issuer: issuerNow, keys: cfg.Store, revoked: cfg.Revocations, now: cfg.Now,
+			verified: newVerifiedCache(verifiedCacheSize),
 		},
 		revoker: s.revoker,
 		view:    cfg.Revocations,
