@@ -39,6 +39,9 @@ func callLogUnary(l *slog.Logger) grpc.UnaryServerInterceptor {
 		if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 			attrs = append(attrs, slog.String("peer.address", p.Addr.String()))
 		}
+		if c, err := callerFromPeer(ctx); err == nil {
+			attrs = append(attrs, slog.String("caller", c.Identity))
+		}
 		attrs = append(attrs,
 			slog.String("grpc.start_time", start.Format(time.RFC3339)),
 			slog.String("grpc.code", code.String()),

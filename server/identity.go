@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
+	"net"
 	"strings"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
@@ -72,10 +73,16 @@ func callerFromPeer(ctx context.Context) (Caller, error) {
 	if !ok {
 		return Caller{}, errors.New("no peer")
 	}
-	info, ok := p.AuthInfo.(credentials.TLSInfo)
-	if !ok {
-		return Caller{}, errors.New("connection is not TLS")
+	switch info := p.AuthInfo.(type) {
+	case connIdentity:
+		return info.caller, info.err
+	case credentials.TLSInfo:
+		return callerFromTLS(info)
 	}
+	return Caller{}, errors.New("connection is not TLS")
+}
+
+func callerFromTLS(info credentials.TLSInfo) (Caller, error) {
 	// VerifiedChains is set only when the chain was verified against our CA
 	// bundle; PeerCertificates alone would trust whatever the client sent.
 	if len(info.State.VerifiedChains) == 0 || len(info.State.VerifiedChains[0]) == 0 {
@@ -87,6 +94,37 @@ func callerFromPeer(ctx context.Context) (Caller, error) {
 		return Caller{}, err
 	}
 	return Caller{Identity: id, CertThumbprint: CertThumbprint(leaf.Raw)}, nil
+}
+
+// identityCreds derives the caller once per connection, at the handshake,
+// rather than hashing the certificate and parsing its names on every call.
+type identityCreds struct {
+	credentials.TransportCredentials
+}
+
+// connIdentity is a TLS connection's AuthInfo with its caller, or the
+// reason it has none (reported on each call, which fails Unauthenticated).
+type connIdentity struct {
+	credentials.TLSInfo
+	caller Caller
+	err    error
+}
+
+func (c identityCreds) ServerHandshake(conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	nc, ai, err := c.TransportCredentials.ServerHandshake(conn)
+	if err != nil {
+		return nc, ai, err
+	}
+	info, ok := ai.(credentials.TLSInfo)
+	if !ok {
+		return nc, ai, nil
+	}
+	caller, err := callerFromTLS(info)
+	return nc, connIdentity{TLSInfo: info, caller: caller, err: err}, nil
+}
+
+func (c identityCreds) Clone() credentials.TransportCredentials {
+	return identityCreds{c.TransportCredentials.Clone()}
 }
 
 func identityUnary() grpc.UnaryServerInterceptor {
@@ -114,6 +152,8 @@ func identify(ctx context.Context) (context.Context, error) {
 	if err != nil {
 		return nil, status.Error(codes.Unauthenticated, "client identity could not be established")
 	}
+	// Streams are logged by go-grpc-middleware; callLogUnary adds the
+	// caller to unary calls' lines itself.
 	logging.AddFields(ctx, logging.Fields{"caller", c.Identity})
 	return withCaller(ctx, c), nil
 }

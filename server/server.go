@@ -303,7 +303,7 @@ func (s *Server) options(cfg Config) []grpc.ServerOption {
 		limitStream(s.limits),
 	)
 	return []grpc.ServerOption{
-		grpc.Creds(credentials.NewTLS(cfg.TLS)),
+		grpc.Creds(identityCreds{credentials.NewTLS(cfg.TLS)}),
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
 		grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
 		grpc.MaxHeaderListSize(DefaultMaxHeaderListSize),
