@@ -62,6 +62,8 @@ type wal struct {
 	// refuses every write until the trail is reopened, rather than risk
 	// acknowledging events behind a damaged frame.
 	broken error
+	// plain is frame's scratch space; frame runs under the trail's lock.
+	plain []byte
 }
 
 func walKey(chain []byte) []byte {
@@ -201,8 +203,9 @@ func (w *wal) decodeFrame(b []byte) (store.AuditRecord, int, error) {
 
 // frame appends r's sealed frame to dst.
 func (w *wal) frame(dst []byte, r store.AuditRecord) ([]byte, error) {
-	plain := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(r.Body)), r.Seq)
+	plain := binary.BigEndian.AppendUint64(w.plain[:0], r.Seq)
 	plain = append(plain, r.Body...)
+	w.plain = plain
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0)
 	dst = append(dst, make([]byte, walNonceLen)...)

@@ -9,12 +9,12 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/jsonenc"
 )
 
-// maxSignatureLen is the longest signature of a supported algorithm
-// (RS256 with a 4096-bit key); tokens are sized for it up front.
-const maxSignatureLen = 512
+// enc64Max is room for the base64url of a signature of any supported
+// algorithm (RS256 with a 4096-bit key, 512 bytes), on the stack.
+const enc64Max = 688
 
 // claimsBuffers holds scratch space for encoding claims before base64.
-var claimsBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+var claimsBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // encodeHeader is the base64url JOSE header of every token k signs. The
 // members are in encoding/json's order for a map (sorted).

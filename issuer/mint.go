@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -61,17 +62,26 @@ func (i *Issuer) Mint(g Grant) (Token, error) {
 	scratch := claimsBuffers.Get().(*[]byte)
 	payload := appendClaims((*scratch)[:0], &claims)
 	enc := base64.RawURLEncoding
-	tok := make([]byte, 0, len(i.header)+1+enc.EncodedLen(len(payload))+1+enc.EncodedLen(maxSignatureLen))
-	tok = append(append(tok, i.header...), '.')
-	tok = enc.AppendEncode(tok, payload)
-	*scratch = payload
+	var in strings.Builder
+	in.Grow(len(i.header) + 1 + enc.EncodedLen(len(payload)))
+	in.WriteString(i.header)
+	in.WriteByte('.')
+	payload = slices.Grow(payload, enc.EncodedLen(len(payload)))
+	in.Write(enc.AppendEncode(payload[len(payload):], payload))
+	*scratch = payload[:0]
 	claimsBuffers.Put(scratch)
-	sig, err := i.signer.Sign(string(tok), i.active.priv)
+	input := in.String()
+	sig, err := i.signer.Sign(input, i.active.priv)
 	if err != nil {
 		return Token{}, fmt.Errorf("issuer: sign: %w", err)
 	}
-	tok = enc.AppendEncode(append(tok, '.'), sig)
-	return Token{Raw: string(tok), JTI: jti, IssuedAt: iat.UTC(), ExpiresAt: exp.UTC()}, nil
+	var tok strings.Builder
+	tok.Grow(len(input) + 1 + enc.EncodedLen(len(sig)))
+	tok.WriteString(input)
+	tok.WriteByte('.')
+	var sigBuf [enc64Max]byte
+	tok.Write(enc.AppendEncode(sigBuf[:0], sig))
+	return Token{Raw: tok.String(), JTI: jti, IssuedAt: iat.UTC(), ExpiresAt: exp.UTC()}, nil
 }
 
 func (i *Issuer) checkGrant(g Grant) error {
