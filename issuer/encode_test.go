@@ -23,7 +23,7 @@ func TestAppendClaimsMatchesEncodingJSON(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := appendClaims([]byte("prefix"), &c); !bytes.Equal(got[len("prefix"):], want) {
+			if got := appendClaims([]byte("prefix"), encodeIssuer(c.Issuer), &c); !bytes.Equal(got[len("prefix"):], want) {
 				t.Fatalf("appendClaims:\n got %s\nwant %s", got[len("prefix"):], want)
 			}
 		})

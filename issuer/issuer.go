@@ -53,6 +53,8 @@ type Issuer struct {
 	// header, made once: every token carries the same header.
 	signer jwt.SigningMethod
 	header string
+	// opening is the claims' static start, the encoded issuer.
+	opening string
 	keys   map[string]verificationKey
 	jwks   []JWK
 }
@@ -117,6 +119,7 @@ func New(cfg Config, active *SigningKey, verifyOnly ...*SigningKey) (*Issuer, er
 		return nil, fmt.Errorf("%w: no signing method for %s", ErrInvalidConfig, active.alg)
 	}
 	i.header = encodeHeader(active)
+	i.opening = encodeIssuer(cfg.Issuer)
 	return i, nil
 }
 

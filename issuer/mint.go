@@ -60,7 +60,7 @@ func (i *Issuer) Mint(g Grant) (Token, error) {
 		Cnf:       confirmation{X5TS256: g.CertThumbprint},
 	}
 	scratch := claimsBuffers.Get().(*[]byte)
-	payload := appendClaims((*scratch)[:0], &claims)
+	payload := appendClaims((*scratch)[:0], i.opening, &claims)
 	enc := base64.RawURLEncoding
 	var in strings.Builder
 	in.Grow(len(i.header) + 1 + enc.EncodedLen(len(payload)))
