@@ -5,6 +5,7 @@ TOOLS         := $(CURDIR)/bin/tools
 BUF_VERSION   := v1.75.0
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+GHZ_VERSION   := v0.120.0
 STATE         ?= .latchkey
 FUZZTIME      ?= 5m
 
@@ -38,11 +39,14 @@ test-crash: ## Kill the server with SIGKILL under load 200 times; every acknowle
 	LATCHKEY_CRASH_ITERATIONS=200 $(GO) test -race -count=1 -timeout 60m -run '^TestCrashDurability$$' ./cmd/latchkey/
 
 .PHONY: bench
-bench: ## Revocation, exchange (audit on/off), local-verification and scanner benchmarks (about 6 min on 2 cores); report in bench.md
+bench: build-bench $(TOOLS)/ghz ## The performance harness against a real server (about 15 min on 2 cores), ghz cross-check, then the package benchmarks; report in bench.md
+	./bin/latchkey-bench --latchkey bin/latchkey --ghz $(TOOLS)/ghz --out bench-driver.md --json bench-driver.json
 	$(GO) test -run '^$$' -bench 'Revocation|Introspect|StartupLoad|HealthCheck|BenchmarkExchange' -benchtime 3s -count 3 -timeout 20m ./server/ > bench.out
 	$(GO) test -run '^$$' -bench 'BenchmarkVerify|BenchmarkSignatureFloor' -benchtime 2s -count 5 -timeout 10m ./verifier/ > bench-verify.out
-	$(GO) run ./cmd/benchreport -cmd "make bench" -ratio 'BenchmarkExchange/audit=on:BenchmarkExchange/audit=off' \
-		-ratio 'BenchmarkIntrospect/revocations=1000000:BenchmarkIntrospect/revocations=0' < bench.out > bench.md
+	cp bench-driver.md bench.md
+	$(GO) run ./cmd/benchreport -cmd "make bench (in-process)" -ratio 'BenchmarkExchange/audit=on:BenchmarkExchange/audit=off' \
+		-ratio 'BenchmarkExchangeProcess/audit=on:BenchmarkExchangeProcess/audit=off' \
+		-ratio 'BenchmarkIntrospect/revocations=1000000:BenchmarkIntrospect/revocations=0' < bench.out >> bench.md
 	$(GO) run ./cmd/benchreport -cmd "make bench (verifier)" -baseline BenchmarkSignatureFloor/EdDSA \
 		-ratio BenchmarkVerify/EdDSA:BenchmarkSignatureFloor/EdDSA -ratio BenchmarkVerify/ES256:BenchmarkSignatureFloor/ES256 \
 		-ratio BenchmarkVerify/RS256:BenchmarkSignatureFloor/RS256 < bench-verify.out >> bench.md
@@ -50,6 +54,14 @@ bench: ## Revocation, exchange (audit on/off), local-verification and scanner be
 	$(GO) run ./cmd/benchreport -cmd "make bench (scanner)" -baseline BenchmarkScanTree/workers=1 \
 		-ratio BenchmarkScanTree/workers=2:BenchmarkScanTree/workers=1 < bench-scan.out >> bench.md
 	@cat bench.md
+
+.PHONY: bench-quick
+bench-quick: build-bench $(TOOLS)/ghz ## Check the performance harness end to end in under a minute (timings not judged)
+	./bin/latchkey-bench --quick --latchkey bin/latchkey --ghz $(TOOLS)/ghz --out bench-quick.md
+
+.PHONY: build-bench
+build-bench: build
+	$(GO) build -o bin/latchkey-bench ./cmd/latchkey-bench
 
 .PHONY: bench-scan
 bench-scan: ## Leak-scanner throughput in MB/s, one worker and GOMAXPROCS workers
@@ -84,6 +96,8 @@ $(TOOLS)/protoc-gen-go:
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 $(TOOLS)/protoc-gen-go-grpc:
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+$(TOOLS)/ghz:
+	GOBIN=$(TOOLS) $(GO) install github.com/bojand/ghz/cmd/ghz@$(GHZ_VERSION)
 
 .PHONY: generate
 generate: tools ## Regenerate gen/ from proto/

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// userHZ is the unit of utime and stime in /proc/<pid>/stat: Linux reports
+// 1/100 s (USER_HZ) on every architecture Go runs on.
+const userHZ = 100
+
+var errProcFormat = errors.New("unexpected /proc format")
+
+// parseStatCPU returns utime+stime from the contents of /proc/<pid>/stat.
+// The command name is in parentheses and may itself hold spaces and
+// parentheses, so the fields are counted from the last ')'.
+func parseStatCPU(raw []byte) (time.Duration, error) {
+	end := bytes.LastIndexByte(raw, ')')
+	if end < 0 {
+		return 0, fmt.Errorf("%w: no command name in stat", errProcFormat)
+	}
+	// After the name: state (field 3), ..., utime (14), stime (15).
+	f := strings.Fields(string(raw[end+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("%w: %d fields after the command name", errProcFormat, len(f))
+	}
+	utime, err1 := strconv.ParseUint(f[11], 10, 64)
+	stime, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("%w: %v", errProcFormat, err)
+	}
+	return time.Duration(utime+stime) * time.Second / userHZ, nil
+}
+
+// parseStatusHWM returns VmHWM, the peak resident set, in bytes from the
+// contents of /proc/<pid>/status.
+func parseStatusHWM(raw []byte) (uint64, error) {
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, fmt.Errorf("%w: VmHWM line %q", errProcFormat, sc.Text())
+		}
+		kb, err := strconv.ParseUint(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%w: VmHWM line %q", errProcFormat, sc.Text())
+		}
+		return kb << 10, nil
+	}
+	return 0, fmt.Errorf("%w: no VmHWM in status", errProcFormat)
+}
+
+func processCPU(pid int) (time.Duration, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseStatCPU(raw)
+}
+
+func processPeakRSS(pid int) (uint64, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseStatusHWM(raw)
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestParseStatCPU(t *testing.T) {
+	// Fields 14 (utime) and 15 (stime) are 250 and 50 ticks.
+	tail := " S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 9 0 100 2000000 500 18446744073709551615"
+	cases := []struct {
+		name    string
+		raw     string
+		want    time.Duration
+		wantErr error
+	}{
+		{"plain name", "1234 (latchkey)" + tail, 3 * time.Second, nil},
+		{"name with spaces and parentheses", "1234 (lk (x) y) z)" + tail, 3 * time.Second, nil},
+		{"name of only a parenthesis", "1234 ())" + tail, 3 * time.Second, nil},
+		{"no command name", "1234 latchkey S 1 2", 0, errProcFormat},
+		{"truncated", "1234 (latchkey) S 1 2 3", 0, errProcFormat},
+		{"non-numeric utime", "1234 (latchkey) S 1 2 3 4 5 6 7 8 9 10 x 50 0", 0, errProcFormat},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseStatCPU([]byte(tc.raw))
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("error = %v, want %v", err, tc.wantErr)
+			}
+			if got != tc.want {
+				t.Fatalf("cpu = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseStatusHWM(t *testing.T) {
+	cases := []struct {
+		name    string
+		raw     string
+		want    uint64
+		wantErr error
+	}{
+		{"present", "Name:\tlatchkey\nVmPeak:\t  900000 kB\nVmHWM:\t   65536 kB\nVmRSS:\t 60000 kB\n", 64 << 20, nil},
+		{"missing", "Name:\tlatchkey\nVmRSS:\t 60000 kB\n", 0, errProcFormat},
+		{"bad unit", "VmHWM:\t 65536 MB\n", 0, errProcFormat},
+		{"bad number", "VmHWM:\t 6x kB\n", 0, errProcFormat},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseStatusHWM([]byte(tc.raw))
+			if !errors.Is(err, tc.wantErr) || got != tc.want {
+				t.Fatalf("= %d, %v; want %d, %v", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}
