@@ -3,7 +3,6 @@ package badger
 import (
 	"context"
 	"errors"
-	"math"
 	"slices"
 	"strings"
 
@@ -56,7 +55,7 @@ func foldUsage(txn *badger.Txn, batch []store.KeyUsage) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		applyUsage(&rec, u)
+		store.ApplyUsage(&rec, u)
 		val, err = encodeKey(rec)
 		if err != nil {
 			return 0, err
@@ -69,13 +68,6 @@ func foldUsage(txn *badger.Txn, batch []store.KeyUsage) (int, error) {
 		}
 	}
 	return len(batch), nil
-}
-
-func applyUsage(rec *store.KeyRecord, u store.KeyUsage) {
-	if u.LastUsedAt.After(rec.LastUsedAt) {
-		rec.LastUsedAt = u.LastUsedAt
-	}
-	rec.UseCount = addSaturating(rec.UseCount, u.Count)
 }
 
 // mergeUsage drops ids that cannot name a key, merges repeated ids and
@@ -96,17 +88,9 @@ func mergeUsage(usage []store.KeyUsage) []store.KeyUsage {
 		if u.LastUsedAt.After(out[i].LastUsedAt) {
 			out[i].LastUsedAt = u.LastUsedAt
 		}
-		out[i].Count = addSaturating(out[i].Count, u.Count)
+		out[i].Count = store.AddSaturating(out[i].Count, u.Count)
 	}
 	slices.SortFunc(out, func(a, b store.KeyUsage) int { return strings.Compare(a.ID, b.ID) })
 	return out
 }
 
-// addSaturating keeps a counter at its maximum instead of wrapping to a
-// small number that would make a busy key look unused.
-func addSaturating(a, b uint64) uint64 {
-	if a > math.MaxUint64-b {
-		return math.MaxUint64
-	}
-	return a + b
-}

@@ -15,9 +15,9 @@ var _ store.Store = (*Store)(nil)
 const DefaultMaxEntries = 100_000
 
 // Store wraps a store.Store; GetKey is answered from memory after the first
-// read. CreateKey, UpdateKey and RecordUsage go through to the inner store
-// and then drop the cached records they touched; every other method passes
-// through.
+// read. CreateKey and UpdateKey go through to the inner store and then drop
+// the cached records they touched; RecordUsage updates them in place; every
+// other method passes through.
 type Store struct {
 	inner store.Store
 	max   int
@@ -132,13 +132,30 @@ func (s *Store) UpdateKey(ctx context.Context, id string, fn func(*store.KeyReco
 
 // RecordUsage folds usage in the inner store and drops every cached record
 // it named.
+//
+// After a successful flush the cached records are updated in place the
+// way the inner store folded them, rather than dropped: the janitor flushes
+// every key used since the last flush, and dropping them all would send the
+// next exchange of every busy key to disk. A failed flush may have applied
+// part of the usage, so then the records are dropped.
 func (s *Store) RecordUsage(ctx context.Context, usage []store.KeyUsage) error {
-	ids := make([]string, len(usage))
-	for i, u := range usage {
-		ids[i] = u.ID
+	if err := s.inner.RecordUsage(ctx, usage); err != nil {
+		ids := make([]string, len(usage))
+		for i, u := range usage {
+			ids[i] = u.ID
+		}
+		s.drop(ids...)
+		return err
 	}
-	defer s.drop(ids...)
-	return s.inner.RecordUsage(ctx, usage)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writes++
+	for _, u := range usage {
+		if el, ok := s.byID[u.ID]; ok {
+			store.ApplyUsage(&el.Value.(*entry).rec, u)
+		}
+	}
+	return nil
 }
 
 // ListKeys passes through: pages are read rarely, by administrators.

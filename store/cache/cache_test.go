@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"math"
 	"fmt"
 	"strconv"
 	"sync"
@@ -194,9 +195,15 @@ func TestWritesAreSeen(t *testing.T) {
 			tc.check(t, mustGet(t, c, "k"))
 			tc.check(t, mustGet(t, c, "k"))
 			mustGet(t, c, "other")
-			// One re-read of the record written; the untouched one stays cached.
-			if n := inner.reads.Load() - before; n != 1 {
-				t.Fatalf("inner reads after the write = %d, want 1", n)
+			// One re-read of the record written, except after a usage
+			// flush, which updates the cached copy in place; the untouched
+			// one stays cached.
+			want := int64(1)
+			if tc.name == "RecordUsage" {
+				want = 0
+			}
+			if n := inner.reads.Load() - before; n != want {
+				t.Fatalf("inner reads after the write = %d, want %d", n, want)
 			}
 		})
 	}
@@ -323,5 +330,44 @@ func TestDefaultMaxEntries(t *testing.T) {
 				t.Fatalf("Len = %d, want %d", n, cache.DefaultMaxEntries)
 			}
 		})
+	}
+}
+
+// A usage flush updates cached records in place, exactly as the inner
+// store folds them, and sends no later GetKey to the inner store.
+func TestRecordUsageKeepsRecordsCached(t *testing.T) {
+	ctx := context.Background()
+	c, inner := newCache(t, 0)
+	for _, id := range []string{"a", "b"} {
+		mustCreate(t, c, id)
+		mustGet(t, c, id)
+	}
+	reads := inner.reads.Load()
+	flushes := [][]store.KeyUsage{
+		{{ID: "a", LastUsedAt: time.Unix(200, 0), Count: 3}, {ID: "a", LastUsedAt: time.Unix(100, 0), Count: 2}},
+		{{ID: "b", LastUsedAt: time.Unix(50, 0), Count: math.MaxUint64 - 1}, {ID: "unknown", Count: 1}},
+		{{ID: "a", LastUsedAt: time.Unix(150, 0), Count: 1}, {ID: "b", LastUsedAt: time.Unix(60, 0), Count: 5}},
+	}
+	for _, f := range flushes {
+		if err := c.RecordUsage(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]struct {
+		at    time.Time
+		count uint64
+	}{"a": {time.Unix(200, 0), 6}, "b": {time.Unix(60, 0), math.MaxUint64}}
+	for id, w := range want {
+		got := mustGet(t, c, id)
+		if !got.LastUsedAt.Equal(w.at) || got.UseCount != w.count {
+			t.Errorf("%s cached: used %d at %v, want %d at %v", id, got.UseCount, got.LastUsedAt, w.count, w.at)
+		}
+		stored := mustGet(t, inner.Store, id)
+		if !stored.LastUsedAt.Equal(got.LastUsedAt) || stored.UseCount != got.UseCount {
+			t.Errorf("%s: cache says %d at %v, store says %d at %v", id, got.UseCount, got.LastUsedAt, stored.UseCount, stored.LastUsedAt)
+		}
+	}
+	if n := inner.reads.Load() - reads; n != 0 {
+		t.Fatalf("inner reads after usage flushes = %d, want 0", n)
 	}
 }
