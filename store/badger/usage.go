@@ -93,4 +93,3 @@ func mergeUsage(usage []store.KeyUsage) []store.KeyUsage {
 	slices.SortFunc(out, func(a, b store.KeyUsage) int { return strings.Compare(a.ID, b.ID) })
 	return out
 }
-
