@@ -132,7 +132,7 @@ func runStore(ctx context.Context, o *options, st devstate.State, tmp string, sp
 			seeded = ph.revocations
 		}
 		t0 := time.Now()
-		srv, err := startServer(ctx, o.latchkey, st, tmp, dataDir, ph.alg)
+		srv, err := startServer(ctx, o.latchkey, st, tmp, dataDir, ph.alg, o.profileDir != "")
 		if err != nil {
 			return fmt.Errorf("%w: %s: %w", errHarness, ph.variant, err)
 		}
@@ -156,7 +156,7 @@ func runStore(ctx context.Context, o *options, st devstate.State, tmp string, sp
 // of its own, stopped afterwards.
 func seedStore(ctx context.Context, o *options, st devstate.State, tmp, dataDir string, sp storePlan,
 	env *phaseEnv, check *mintedToken, res *results, progress io.Writer) error {
-	srv, err := startServer(ctx, o.latchkey, st, tmp, dataDir, sp.phases[0].alg)
+	srv, err := startServer(ctx, o.latchkey, st, tmp, dataDir, sp.phases[0].alg, false)
 	if err != nil {
 		return fmt.Errorf("%w: seed %s: %w", errHarness, sp.name, err)
 	}
@@ -226,6 +226,11 @@ func runPhase(ctx context.Context, o *options, st devstate.State, srv *serverPro
 					sc.name, conc, rep+1, r.RPS, us(r.P50), us(r.P99), r.CPUPerOpUS, r.Errors)
 			}
 			cl.summarise()
+			if o.profileDir != "" && conc == o.concurrency[len(o.concurrency)-1] {
+				if err := profileScenario(ctx, o, srv, sc, conc, env); err != nil {
+					return fmt.Errorf("%w: profile %s: %w", errHarness, sc.name, err)
+				}
+			}
 		}
 	}
 	for _, g := range ph.ghz {

@@ -23,6 +23,8 @@ import (
 // options are the command-line settings.
 type options struct {
 	latchkey, out, jsonOut, ghz string
+	// profileDir, when set, receives a server CPU profile per scenario.
+	profileDir string
 	duration, warmup            time.Duration
 	reps, conns                 int
 	concurrency                 []int
@@ -73,6 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&scen, "scenarios", "", "regular expression; only scenarios whose name matches run (e.g. 'health|exchange/EdDSA/keys=1$|introspect')")
 	fs.StringVar(&o.ghz, "ghz", "", "path of a ghz v0.120.0 binary; cross-checks exchange/EdDSA/keys=1 and introspect/repeated/revocations=0 with it")
 	fs.BoolVar(&o.quick, "quick", false, "tiny matrix (health, exchange EdDSA keys=1 and 100, introspection with 0 and 10k revocations) at concurrency 1 and 16 for 300ms, 1 repetition: checks the harness in well under a minute")
+	fs.StringVar(&o.profileDir, "profile-dir", "", "write a CPU profile of the server for each scenario at the highest concurrency into this folder (taken in one extra, unreported run, so the figures stay unperturbed); read with go tool pprof bin/latchkey FILE")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary folder (state, stores, configs, server logs) and print its path")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

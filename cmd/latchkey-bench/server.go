@@ -72,11 +72,18 @@ audit:
   enabled: true
 `
 
+// pprofConfig is appended when the run takes server profiles.
+const pprofConfig = `debug:
+  pprof_listen: %q
+`
+
 // serverProc is one `latchkey serve` child process.
 type serverProc struct {
 	cmd     *exec.Cmd
 	addr    string
 	logPath string
+	// pprofAddr serves the server's profiling endpoints, when enabled.
+	pprofAddr string
 	exited  chan struct{}
 	waitErr error
 }
@@ -84,8 +91,8 @@ type serverProc struct {
 // startServer writes the policy and config for dataDir and alg into dir,
 // starts bin on free loopback ports and waits until it completes a TLS
 // handshake with the workload certificate.
-func startServer(ctx context.Context, bin string, st devstate.State, dir, dataDir, alg string) (*serverProc, error) {
-	ports, err := freePorts(2)
+func startServer(ctx context.Context, bin string, st devstate.State, dir, dataDir, alg string, profile bool) (*serverProc, error) {
+	ports, err := freePorts(3)
 	if err != nil {
 		return nil, err
 	}
@@ -96,6 +103,11 @@ func startServer(ctx context.Context, bin string, st devstate.State, dir, dataDi
 	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	cfg := fmt.Sprintf(serveConfig, addr, st.ServerCertFile, st.ServerKeyFile, st.CAFile,
 		fmt.Sprintf("127.0.0.1:%d", ports[1]), dataDir, st.StoreKeyFile, st.PepperFile, polPath)
+	pprofAddr := ""
+	if profile {
+		pprofAddr = fmt.Sprintf("127.0.0.1:%d", ports[2])
+		cfg += fmt.Sprintf(pprofConfig, pprofAddr)
+	}
 	cfgPath := filepath.Join(dir, "serve-"+filepath.Base(dataDir)+".yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
@@ -111,7 +123,7 @@ func startServer(ctx context.Context, bin string, st devstate.State, dir, dataDi
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
-	p := &serverProc{cmd: cmd, addr: addr, logPath: logPath, exited: make(chan struct{})}
+	p := &serverProc{cmd: cmd, addr: addr, pprofAddr: pprofAddr, logPath: logPath, exited: make(chan struct{})}
 	go func() { p.waitErr = cmd.Wait(); close(p.exited) }()
 	if err := p.waitReady(ctx, st); err != nil {
 		p.stop()

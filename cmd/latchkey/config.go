@@ -59,6 +59,11 @@ type serveConfig struct {
 		// Latchkey-Signature header.
 		WebhookSecretFile string `yaml:"webhook_secret_file"`
 	} `yaml:"alerts"`
+	Debug struct {
+		// PprofListen, when set, serves Go's profiling endpoints there;
+		// loopback only.
+		PprofListen string `yaml:"pprof_listen"`
+	} `yaml:"debug"`
 }
 
 // auditOn reports whether the audit trail is enabled.
@@ -96,6 +101,8 @@ audit:
 alerts:
   webhook_url: https://alerts.example.com/latchkey  # signed JSON POST per alert (optional)
   webhook_secret_file: /etc/latchkey/webhook.key    # >= 16 bytes, HMAC key of Latchkey-Signature
+# debug:
+#   pprof_listen: 127.0.0.1:6061            # Go profiling endpoints, plain HTTP, loopback only; off by default
 `
 
 // loadServeConfig reads and validates a config file. Relative paths inside it
@@ -146,6 +153,11 @@ func (c *serveConfig) validate() error {
 	}
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = defaultHTTPAddr
+	}
+	if c.Debug.PprofListen != "" {
+		if err := checkPprofListen(c.Debug.PprofListen); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.Lifecycle.JanitorInterval == 0 {
 		c.Lifecycle.JanitorInterval = defaultJanitorInterval

@@ -49,6 +49,8 @@ type instance struct {
 	// JSON-lines copy.
 	trail     *audit.Trail
 	auditFile io.Closer
+	// pprof serves the profiling endpoints when the config enables them.
+	pprof *http.Server
 }
 
 // start loads every file the config names, opens the store and starts
@@ -118,6 +120,12 @@ func startWith(cfg *serveConfig, tlsCfg *tls.Config, disk store.Store, pepper ro
 	// memory and never stale.
 	st := cache.New(disk, 0)
 	loadStart := time.Now()
+	cached, err := st.Preload(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("load key records: %w", err)
+	}
+	log.Info("key records loaded", "records", cached, "took", time.Since(loadStart).String())
+	loadStart = time.Now()
 	entries, lastRev, err := st.LoadRevocations(context.Background())
 	if err != nil {
 		return nil, fmt.Errorf("load revocations: %w", err)
@@ -179,6 +187,14 @@ func startWith(cfg *serveConfig, tlsCfg *tls.Config, disk store.Store, pepper ro
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	inst := &instance{srv: srv, store: disk, lis: lis, log: log, stopLoops: cancel, http: httpSrv, httpLis: httpLis, trail: trail}
+	if cfg.Debug.PprofListen != "" {
+		if inst.pprof, _, err = startPprof(cfg.Debug.PprofListen, log); err != nil {
+			cancel()
+			lis.Close()
+			httpSrv.Close()
+			return nil, err
+		}
+	}
 	inst.goLoop(func() { keys.Run(ctx) })
 	if trail != nil {
 		inst.goLoop(func() { pruneAudit(ctx, trail, cfg.Audit.retention, log) })
@@ -278,6 +294,9 @@ func (in *instance) close() error {
 	defer cancel()
 	in.srv.Stop(ctx)
 	in.http.Shutdown(ctx)
+	if in.pprof != nil {
+		in.pprof.Close()
+	}
 	// After the last call has finished: a final usage flush, the last
 	// audit events, then the store.
 	in.stopLoops()

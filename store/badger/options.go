@@ -17,13 +17,28 @@ const EncryptionKeySize = 32
 // Options.GCInterval is zero.
 const DefaultGCInterval = 5 * time.Minute
 
-// Sizes chosen for a store of small records. Both caches must be non-zero:
-// Badger panics when encryption is on and the block cache is empty, and an
-// empty index cache keeps every table index in memory.
+// Sizes chosen for a store of small records, and for memory: the server's
+// whole footprint under load should stay within a couple of hundred MB.
+// Both caches must be non-zero: Badger panics when encryption is on and the
+// block cache is empty, and an empty index cache keeps every table index in
+// memory. Key records are served from the key cache, so the block cache
+// mostly serves queries of the audit trail. Each memtable costs its size
+// again when it is flushed (the table builder's buffers), so there are few
+// and small ones: one filling, two waiting for the flush.
 const (
-	blockCacheSize = 32 << 20
-	indexCacheSize = 16 << 20
-	memTableSize   = 16 << 20
+	blockCacheSize = 16 << 20
+	indexCacheSize = 8 << 20
+	memTableSize   = 8 << 20
+	numMemtables   = 3
+	// A table builder holds twice its table's size, and a compaction runs
+	// up to eight or more builders at once: small tables keep compactions
+	// from taking hundreds of MB.
+	baseTableSize = 512 << 10
+	// Values above valueThreshold (the audit trail's batches, tens of KB)
+	// go to the value log instead of the LSM tree, so memtables, flushes
+	// and compactions only move keys, key records and revocations.
+	valueThreshold   = 16 << 10
+	valueLogFileSize = 64 << 20
 	// spaceReserve is the free space writes need: the rest of the current
 	// memtable log (twice the memtable), flushing a memtable, and room for
 	// compaction.
@@ -91,7 +106,12 @@ func (o Options) badgerOptions() badger.Options {
 	if o.Logger != nil {
 		logger = slogAdapter{o.Logger}
 	}
-	return badger.DefaultOptions(dir).
+	opts := badger.DefaultOptions(dir)
+	if !o.InMemory {
+		// In memory there is no value log, and every value stays in the tree.
+		opts = opts.WithValueThreshold(valueThreshold)
+	}
+	return opts.
 		WithInMemory(o.InMemory).
 		// Badger v4 defaults to false; an acknowledged revocation must
 		// survive power loss, not only a process crash.
@@ -104,6 +124,10 @@ func (o Options) badgerOptions() badger.Options {
 		WithBlockCacheSize(blockCacheSize).
 		WithIndexCacheSize(indexCacheSize).
 		WithMemTableSize(memTableSize).
+		WithNumMemtables(numMemtables).
+		WithNumCompactors(2).
+		WithBaseTableSize(baseTableSize).
+		WithValueLogFileSize(valueLogFileSize).
 		// Set last: WithLoggingLevel would install Badger's stderr logger,
 		// and the adapter already drops everything below warnings.
 		WithLogger(logger)

@@ -11,8 +11,9 @@ import (
 
 var _ store.Store = (*Store)(nil)
 
-// DefaultMaxEntries bounds the cache when New is given no positive size.
-const DefaultMaxEntries = 100_000
+// DefaultMaxEntries bounds the cache when New is given no positive size:
+// a few hundred bytes a record, so 250,000 keys take well under 100 MB.
+const DefaultMaxEntries = 250_000
 
 // Store wraps a store.Store; GetKey is answered from memory after the first
 // read. CreateKey and UpdateKey go through to the inner store and then drop
@@ -99,6 +100,42 @@ func (s *Store) add(id string, rec store.KeyRecord) {
 		oldest := s.lru.Back()
 		s.lru.Remove(oldest)
 		delete(s.byID, oldest.Value.(*entry).id)
+	}
+}
+
+// Preload reads every record of the inner store into the cache, until the
+// cache is full, so that no exchange after start-up waits for the disk.
+// A record written while its page was being read is left for GetKey to
+// fill, as a concurrent read's would be. It returns how many it cached.
+func (s *Store) Preload(ctx context.Context) (int, error) {
+	n := 0
+	q := store.KeyQuery{PageSize: store.MaxPageSize}
+	for {
+		s.mu.Lock()
+		start, full := s.writes, s.lru.Len() >= s.max
+		s.mu.Unlock()
+		if full {
+			return n, nil
+		}
+		page, err := s.inner.ListKeys(ctx, q)
+		if err != nil {
+			return n, err
+		}
+		s.mu.Lock()
+		if s.writes == start {
+			for _, rec := range page.Keys {
+				if _, ok := s.byID[rec.ID]; ok || s.lru.Len() >= s.max {
+					continue
+				}
+				s.byID[rec.ID] = s.lru.PushBack(&entry{id: rec.ID, rec: rec})
+				n++
+			}
+		}
+		s.mu.Unlock()
+		if page.NextPageToken == "" {
+			return n, nil
+		}
+		q.PageToken = page.NextPageToken
 	}
 }
 

@@ -371,3 +371,44 @@ func TestRecordUsageKeepsRecordsCached(t *testing.T) {
 		t.Fatalf("inner reads after usage flushes = %d, want 0", n)
 	}
 }
+
+// Preload fills the cache from the inner store, across pages, up to its
+// bound and never past it, and later reads of preloaded records stay in
+// memory.
+func TestPreload(t *testing.T) {
+	cases := []struct {
+		name        string
+		keys, max   int
+		wantPreload int
+	}{
+		{"empty store", 0, 10, 0},
+		{"everything fits, several pages", 2*store.MaxPageSize + 7, 0, 2*store.MaxPageSize + 7},
+		{"bounded", 25, 10, 10},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, inner := newCache(t, tc.max)
+			ids := make([]string, tc.keys)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("k%05d", i)
+				mustCreate(t, inner.Store, ids[i])
+			}
+			n, err := c.Preload(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != tc.wantPreload || c.Len() != tc.wantPreload {
+				t.Fatalf("Preload cached %d (Len %d), want %d", n, c.Len(), tc.wantPreload)
+			}
+			reads := inner.reads.Load()
+			for _, id := range ids[:tc.wantPreload] {
+				if got := mustGet(t, c, id); got.ID != id || got.Owner != "team" {
+					t.Fatalf("GetKey(%s) = %+v", id, got)
+				}
+			}
+			if n := inner.reads.Load() - reads; n != 0 {
+				t.Fatalf("%d inner reads for preloaded records, want 0", n)
+			}
+		})
+	}
+}
