@@ -24,13 +24,13 @@ import (
 type options struct {
 	latchkey, out, jsonOut, ghz string
 	// profileDir, when set, receives a server CPU profile per scenario.
-	profileDir string
-	duration, warmup            time.Duration
-	reps, conns                 int
-	concurrency                 []int
-	filter                      *regexp.Regexp
-	quick, keep                 bool
-	args                        []string
+	profileDir       string
+	duration, warmup time.Duration
+	reps, conns      int
+	concurrency      []int
+	filter           *regexp.Regexp
+	quick, keep      bool
+	args             []string
 }
 
 // ghzDuration is how long each ghz run sends calls.

@@ -18,7 +18,7 @@ func profileScenario(ctx context.Context, o *options, srv *serverProc, sc scenar
 	if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
 		return err
 	}
-	secs := max(1, int((o.warmup + o.duration).Round(time.Second)/time.Second))
+	secs := max(1, int((o.warmup+o.duration).Round(time.Second)/time.Second))
 	name := strings.NewReplacer("/", "_", "=", "-").Replace(sc.name) + fmt.Sprintf("_c%d.pprof", conc)
 	path := filepath.Join(o.profileDir, name)
 	fetched := make(chan error, 1)

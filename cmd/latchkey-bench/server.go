@@ -84,8 +84,8 @@ type serverProc struct {
 	logPath string
 	// pprofAddr serves the server's profiling endpoints, when enabled.
 	pprofAddr string
-	exited  chan struct{}
-	waitErr error
+	exited    chan struct{}
+	waitErr   error
 }
 
 // startServer writes the policy and config for dataDir and alg into dir,
