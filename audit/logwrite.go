@@ -29,6 +29,17 @@ import (
 // walSyncers is how many write-and-sync rounds may be in flight at once.
 const walSyncers = 3
 
+// Under load, a syncer that finds fewer events framed than the last write
+// carried waits up to gatherWait before writing. A sync costs the same
+// CPU whatever it covers (100-150 µs on a virtual disk), so halving the
+// syncs under load gives the exchanges back more CPU than the wait costs
+// them in latency. Below gatherLoad events per write (one caller, a few)
+// nothing waits.
+const (
+	gatherWait = 500 * time.Microsecond
+	gatherLoad = 16
+)
+
 // loggedReq is a request whose event is framed, waiting to be durable.
 type loggedReq struct {
 	*request
@@ -84,7 +95,11 @@ func (t *Trail) syncer() {
 			t.mu.Unlock()
 			return
 		}
+		gather := t.gather > 0 && t.lastWrite >= gatherLoad && len(t.unwritten) < t.lastWrite && !t.stopSync
 		t.mu.Unlock()
+		if gather {
+			time.Sleep(t.gather)
+		}
 		target, f, ok := t.writeFramed()
 		if !ok {
 			continue
@@ -160,6 +175,7 @@ func (t *Trail) writeFramed() (int64, walFile, bool) {
 	}
 	last := reqs[len(reqs)-1]
 	t.written = point{Seq: last.e.Seq, MAC: last.e.MAC}
+	t.lastWrite = len(reqs)
 	for i := range reqs {
 		reqs[i].end = t.wal.total
 	}

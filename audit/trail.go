@@ -78,6 +78,8 @@ type Trail struct {
 	syncCond     *sync.Cond  // on mu: bytes to sync, or stopping
 	drained      *sync.Cond  // on mu: awaiting emptied
 	stopSync     bool
+	lastWrite    int           // events in the last write to the log
+	gather       time.Duration // see gatherWait
 	walFailed    error
 	syncers      sync.WaitGroup
 	acks         chan syncDone
@@ -108,6 +110,7 @@ func Open(ctx context.Context, cfg Config) (*Trail, error) {
 		cfg.Now = time.Now
 	}
 	t := &Trail{
+		gather: gatherWait,
 		log: cfg.Log, key: newChainKey(cfg.Key), now: cfg.Now,
 		onSinkError: cfg.OnSinkError, observe: cfg.Observe, onIndexError: cfg.OnIndexError,
 		idxProgress: make(chan struct{}), idxWake: make(chan struct{}, 1), idxKick: make(chan struct{}, 1),
