@@ -111,7 +111,7 @@ func Open(ctx context.Context, cfg Config) (*Trail, error) {
 	}
 	t := &Trail{
 		gather: gatherWait,
-		log: cfg.Log, key: newChainKey(cfg.Key), now: cfg.Now,
+		log:    cfg.Log, key: newChainKey(cfg.Key), now: cfg.Now,
 		onSinkError: cfg.OnSinkError, observe: cfg.Observe, onIndexError: cfg.OnIndexError,
 		idxProgress: make(chan struct{}), idxWake: make(chan struct{}, 1), idxKick: make(chan struct{}, 1),
 		idxStop: make(chan struct{}), idxDone: make(chan struct{}),
