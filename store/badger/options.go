@@ -41,6 +41,7 @@ const (
 	// go to the value log instead of the LSM tree, so memtables, flushes
 	// and compactions only move keys, key records and revocations.
 	valueThreshold   = 16 << 10
+	inMemoryMaxValue = 512 << 10
 	valueLogFileSize = 64 << 20
 	// spaceReserve is the free space writes need: the rest of the current
 	// memtable log (twice the memtable), flushing a memtable, and room for
@@ -109,10 +110,11 @@ func (o Options) badgerOptions() badger.Options {
 	if o.Logger != nil {
 		logger = slogAdapter{o.Logger}
 	}
-	opts := badger.DefaultOptions(dir)
-	if !o.InMemory {
-		// In memory there is no value log, and every value stays in the tree.
-		opts = opts.WithValueThreshold(valueThreshold)
+	opts := badger.DefaultOptions(dir).WithValueThreshold(valueThreshold)
+	if o.InMemory {
+		// In memory there is no value log: every value stays in the tree,
+		// so the threshold is the largest value, within one batch.
+		opts = opts.WithValueThreshold(inMemoryMaxValue)
 	}
 	return opts.
 		WithInMemory(o.InMemory).
