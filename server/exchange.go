@@ -102,7 +102,7 @@ func (e *exchanger) run(ctx context.Context, req exchangeRequest, ev *audit.Even
 	}
 	pol := e.policy()
 	ev.KeyFlags = keyFlags(rec, pol, now)
-	if reason := unusableReason(rec, now); reason != "" {
+	if reason := unusableReason(&rec, now); reason != "" {
 		return exchangeResult{}, reason, errInvalidRootKey
 	}
 	if !boundTo(rec.BoundIdentities, req.caller.Identity) {
@@ -147,7 +147,7 @@ func (e *exchanger) run(ctx context.Context, req exchangeRequest, ev *audit.Even
 }
 
 // unusableReason says why tokens may not be minted from a key, or "".
-func unusableReason(rec store.KeyRecord, now time.Time) string {
+func unusableReason(rec *store.KeyRecord, now time.Time) string {
 	switch {
 	case rec.State == store.KeyStateRevoked:
 		return audit.ReasonKeyRevoked
@@ -171,7 +171,7 @@ func secretMatches(p rootkey.Pepper, key rootkey.Key, rec store.KeyRecord, now t
 }
 
 // keyUsable reports whether tokens may be minted from, or stay active for, a key.
-func keyUsable(rec store.KeyRecord, now time.Time) bool {
+func keyUsable(rec *store.KeyRecord, now time.Time) bool {
 	return unusableReason(rec, now) == ""
 }
 

@@ -38,17 +38,39 @@ func (in *introspector) introspect(ctx context.Context, raw string) (issuer.Clai
 	}
 	// Revoking, disabling or expiring a root key cascades to every token
 	// minted from it: the key's state is checked on every introspection.
-	rec, err := in.keys.GetKey(ctx, claims.ClientID)
+	var usable bool
+	now := in.now()
+	err = viewKey(ctx, in.keys, claims.ClientID, func(rec *store.KeyRecord) { usable = keyUsable(rec, now) })
 	if errors.Is(err, store.ErrNotFound) {
 		return issuer.Claims{}, errInactive
 	}
 	if err != nil {
 		return issuer.Claims{}, err
 	}
-	if !keyUsable(rec, in.now()) {
+	if !usable {
 		return issuer.Claims{}, errInactive
 	}
 	return claims, nil
+}
+
+// keyViewer is a key store that can show a record without copying it
+// (the cache in front of the disk store).
+type keyViewer interface {
+	ViewKey(ctx context.Context, id string, fn func(*store.KeyRecord)) error
+}
+
+// viewKey calls fn with the record of id, without copying it when the
+// store allows. fn must not keep the pointer or change the record.
+func viewKey(ctx context.Context, ks store.KeyStore, id string, fn func(*store.KeyRecord)) error {
+	if v, ok := ks.(keyViewer); ok {
+		return v.ViewKey(ctx, id, fn)
+	}
+	rec, err := ks.GetKey(ctx, id)
+	if err != nil {
+		return err
+	}
+	fn(&rec)
+	return nil
 }
 
 func revocationClaims(c issuer.Claims) revocation.Claims {

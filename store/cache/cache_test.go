@@ -412,3 +412,37 @@ func TestPreload(t *testing.T) {
 		})
 	}
 }
+
+// ViewKey shows the cached record without a copy and without reading the
+// inner store again; a miss fills the cache as GetKey does.
+func TestViewKey(t *testing.T) {
+	ctx := context.Background()
+	c, inner := newCache(t, 0)
+	mustCreate(t, c, "k")
+	var owner string
+	view := func(rec *store.KeyRecord) { owner = rec.Owner }
+	if err := c.ViewKey(ctx, "k", view); err != nil || owner != "team" {
+		t.Fatalf("ViewKey miss = %v, owner %q", err, owner)
+	}
+	if n := inner.reads.Load(); n != 1 {
+		t.Fatalf("inner reads after a miss = %d, want 1", n)
+	}
+	for range 3 {
+		owner = ""
+		if err := c.ViewKey(ctx, "k", view); err != nil || owner != "team" {
+			t.Fatalf("ViewKey hit = %v, owner %q", err, owner)
+		}
+	}
+	if n := inner.reads.Load(); n != 1 {
+		t.Fatalf("inner reads after hits = %d, want 1", n)
+	}
+	if err := c.ViewKey(ctx, "nope", view); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("ViewKey of an unknown id = %v, want ErrNotFound", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ViewKey(ctx, "k", view); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("ViewKey after Close = %v, want ErrUnavailable", err)
+	}
+}
