@@ -55,8 +55,8 @@ type Issuer struct {
 	header string
 	// opening is the claims' static start, the encoded issuer.
 	opening string
-	keys   map[string]verificationKey
-	jwks   []JWK
+	keys    map[string]verificationKey
+	jwks    []JWK
 }
 
 // verificationKey holds only public material, so that a retired key's private
