@@ -71,7 +71,7 @@ func (c *serveConfig) auditOn() bool { return c.Audit.Enabled == nil || *c.Audit
 
 // Lifecycle defaults.
 const (
-	defaultJanitorInterval    = time.Minute
+	defaultJanitorInterval = time.Minute
 	// Each flush rewrites the record of every key used since the last
 	// one: with 100,000 busy keys that is seconds of CPU, so once a minute.
 	defaultUsageFlushInterval = time.Minute
