@@ -73,6 +73,10 @@ type phaseResult struct {
 	Variant   string        `json:"variant"`
 	StartTook time.Duration `json:"start_ns"`
 	PeakRSS   uint64        `json:"peak_rss_bytes"`
+	// MaxAnon and MaxFile are the largest anonymous and file-backed
+	// resident memory seen at the end of the phase's runs.
+	MaxAnon uint64 `json:"max_rss_anon_bytes"`
+	MaxFile uint64 `json:"max_rss_file_bytes"`
 }
 
 // seedResult is how long one seeding step took.
@@ -140,6 +144,14 @@ func runStore(ctx context.Context, o *options, st devstate.State, tmp string, sp
 		err = runPhase(ctx, o, st, srv, ph, env, check, res, progress)
 		if rss, rerr := processPeakRSS(srv.pid()); rerr == nil {
 			pr.PeakRSS = rss
+		}
+		for _, c := range res.Cells {
+			if c.Variant != ph.variant {
+				continue
+			}
+			for _, r := range c.Runs {
+				pr.MaxAnon, pr.MaxFile = max(pr.MaxAnon, r.RSSAnon), max(pr.MaxFile, r.RSSFile)
+			}
 		}
 		res.Phases = append(res.Phases, pr)
 		if serr := srv.stop(); err == nil && serr != nil {
@@ -221,6 +233,7 @@ func runPhase(ctx context.Context, o *options, st devstate.State, srv *serverPro
 					return fmt.Errorf("%s c=%d: %w", sc.name, conc, err)
 				}
 				r.PeakRSS, _ = processPeakRSS(srv.pid())
+				r.RSSAnon, r.RSSFile, _ = processRSSParts(srv.pid())
 				cl.Runs = append(cl.Runs, r)
 				fmt.Fprintf(progress, "%-40s c=%-4d rep %d: %9.0f rps  p50 %7.0fµs  p99 %7.0fµs  cpu %6.1fµs/op  errors %d\n",
 					sc.name, conc, rep+1, r.RPS, us(r.P50), us(r.P99), r.CPUPerOpUS, r.Errors)

@@ -40,24 +40,41 @@ func parseStatCPU(raw []byte) (time.Duration, error) {
 
 // parseStatusHWM returns VmHWM, the peak resident set, in bytes from the
 // contents of /proc/<pid>/status.
-func parseStatusHWM(raw []byte) (uint64, error) {
+func parseStatusHWM(raw []byte) (uint64, error) { return parseStatusKB(raw, "VmHWM") }
+
+// parseStatusKB returns the field named name (a "<n> kB" line) of
+// /proc/<pid>/status in bytes.
+func parseStatusKB(raw []byte, name string) (uint64, error) {
 	sc := bufio.NewScanner(bytes.NewReader(raw))
 	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:")
+		rest, ok := strings.CutPrefix(sc.Text(), name+":")
 		if !ok {
 			continue
 		}
 		f := strings.Fields(rest)
 		if len(f) != 2 || f[1] != "kB" {
-			return 0, fmt.Errorf("%w: VmHWM line %q", errProcFormat, sc.Text())
+			return 0, fmt.Errorf("%w: %s line %q", errProcFormat, name, sc.Text())
 		}
 		kb, err := strconv.ParseUint(f[0], 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("%w: VmHWM line %q", errProcFormat, sc.Text())
+			return 0, fmt.Errorf("%w: %s line %q", errProcFormat, name, sc.Text())
 		}
 		return kb << 10, nil
 	}
-	return 0, fmt.Errorf("%w: no VmHWM in status", errProcFormat)
+	return 0, fmt.Errorf("%w: no %s in status", errProcFormat, name)
+}
+
+// processRSSParts returns the server's resident memory now, split into
+// anonymous memory (the Go heap, stacks, Badger's caches) and file-backed
+// pages (the store's memory-mapped files, which the kernel can drop).
+func processRSSParts(pid int) (anon, file uint64, err error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	anon, err1 := parseStatusKB(raw, "RssAnon")
+	file, err2 := parseStatusKB(raw, "RssFile")
+	return anon, file, errors.Join(err1, err2)
 }
 
 func processCPU(pid int) (time.Duration, error) {

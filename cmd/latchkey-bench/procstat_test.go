@@ -56,3 +56,16 @@ func TestParseStatusHWM(t *testing.T) {
 		})
 	}
 }
+
+func TestParseStatusKBFields(t *testing.T) {
+	raw := []byte("Name:\tlatchkey\nVmHWM:\t  300000 kB\nVmRSS:\t  250000 kB\nRssAnon:\t  102400 kB\nRssFile:\t  147456 kB\nRssShmem:\t       0 kB\n")
+	for name, want := range map[string]uint64{"RssAnon": 100 << 20, "RssFile": 144 << 20, "VmRSS": 250000 << 10} {
+		if got, err := parseStatusKB(raw, name); err != nil || got != want {
+			t.Errorf("%s = %d, %v; want %d", name, got, err, want)
+		}
+	}
+	// A field name that is a prefix of another is not confused with it.
+	if _, err := parseStatusKB(raw, "Rss"); !errors.Is(err, errProcFormat) {
+		t.Errorf("Rss = %v, want errProcFormat", err)
+	}
+}

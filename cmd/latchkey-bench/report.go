@@ -118,9 +118,10 @@ func (r *report) writeMarkdown(w io.Writer) {
 	for _, sd := range r.Results.Seeds {
 		p("| %s | %s | %s |\n", sd.Store, sd.What, sd.Took.Round(time.Millisecond))
 	}
-	p("\n## Server processes\n\n| variant | start until TLS accepted | peak RSS (MB) |\n|---|---|---|\n")
+	p("\n## Server processes\n\nPeak RSS is VmHWM over the process's life. Anonymous and file-backed are the largest\nRssAnon and RssFile read at the end of a run: file-backed pages are the store's\nmemory-mapped files, which the kernel can drop under pressure.\n\n| variant | start until TLS accepted | peak RSS (MB) | anonymous (MB) | file-backed (MB) |\n|---|---|---|---|---|\n")
 	for _, ph := range r.Results.Phases {
-		p("| %s | %s | %.1f |\n", ph.Variant, ph.StartTook.Round(time.Millisecond), float64(ph.PeakRSS)/(1<<20))
+		p("| %s | %s | %.1f | %.1f | %.1f |\n", ph.Variant, ph.StartTook.Round(time.Millisecond), float64(ph.PeakRSS)/(1<<20),
+			float64(ph.MaxAnon)/(1<<20), float64(ph.MaxFile)/(1<<20))
 	}
 	f := r.Floor
 	p("\n## Floor (%s)\n\n| operation | µs |\n|---|---|\n| EdDSA sign | %.2f |\n| EdDSA verify | %.2f |\n| ES256 sign | %.2f |\n| ES256 verify | %.2f |\n",
