@@ -1,10 +1,12 @@
 package issuer
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -64,13 +66,9 @@ var _ jwt.Claims = (*wireClaims)(nil)
 // UnmarshalJSON records what is present and rejects wrong types. Whether
 // required claims are present is decided after the signature has been checked.
 func (c *wireClaims) UnmarshalJSON(data []byte) error {
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(data, &members); err != nil || members == nil {
-		return errClaimPayload
-	}
 	*c = wireClaims{}
-	var err error
-	for name, raw := range members {
+	err := forEachMember(data, func(name string, raw []byte) error {
+		var err error
 		switch name {
 		case "iss":
 			c.present |= hasIss
@@ -105,16 +103,23 @@ func (c *wireClaims) UnmarshalJSON(data []byte) error {
 		default:
 			c.present |= hasUnknown
 		}
-		if err != nil {
-			return err
-		}
+		return err
+	})
+	switch {
+	case errors.Is(err, errJSONNotObject), errors.Is(err, errJSONInvalid), errors.Is(err, errJSONUTF8), errors.Is(err, errJSONDuplicate):
+		return errClaimPayload
 	}
-	return nil
+	return err
 }
 
 func jsonString(raw json.RawMessage) (string, error) {
 	if len(raw) == 0 || raw[0] != '"' {
 		return "", errClaimType
+	}
+	// Members come from forEachMember, which checked the string and the
+	// UTF-8: one without an escape is its bytes.
+	if len(raw) >= 2 && raw[len(raw)-1] == '"' && bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
+		return string(raw[1 : len(raw)-1]), nil
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
@@ -166,19 +171,21 @@ func audience(raw json.RawMessage) ([]string, error) {
 }
 
 func cnf(raw json.RawMessage) (confirmation, error) {
-	var members map[string]json.RawMessage
-	if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &members) != nil {
+	var out confirmation
+	n := 0
+	err := forEachMember(raw, func(name string, v []byte) error {
+		n++
+		if name != "x5t#S256" {
+			return errClaimCnf
+		}
+		s, err := jsonString(v)
+		out.X5TS256 = s
+		return err
+	})
+	if err != nil || n != 1 {
 		return confirmation{}, errClaimCnf
 	}
-	v, ok := members["x5t#S256"]
-	if !ok || len(members) != 1 {
-		return confirmation{}, errClaimCnf
-	}
-	s, err := jsonString(v)
-	if err != nil {
-		return confirmation{}, errClaimCnf
-	}
-	return confirmation{X5TS256: s}, nil
+	return out, nil
 }
 
 func (c *wireClaims) date(bit int, v int64) (*jwt.NumericDate, error) {

@@ -280,3 +280,76 @@ func (s *strictScanner) digits() bool {
 	}
 	return s.i > start
 }
+
+// forEachMember calls fn with each member of the JSON object in data, in
+// order: its name (unescaped) and its raw value. data must hold exactly one
+// object in valid UTF-8 with no member name repeated; everything else is an
+// error, as checkStrictObject reports it.
+func forEachMember(data []byte, fn func(name string, raw []byte) error) error {
+	if !utf8.Valid(data) {
+		return errJSONUTF8
+	}
+	s := strictScanner{data: data}
+	s.space()
+	if s.i >= len(data) || data[s.i] != '{' {
+		return errJSONNotObject
+	}
+	s.i++
+	s.space()
+	var seen []string
+	if s.i < len(data) && data[s.i] == '}' {
+		s.i++
+	} else {
+		for {
+			if s.i >= len(data) || data[s.i] != '"' {
+				return errJSONInvalid
+			}
+			start := s.i
+			escaped, err := s.str()
+			if err != nil {
+				return err
+			}
+			name := string(data[start+1 : s.i-1])
+			if escaped && json.Unmarshal(data[start:s.i], &name) != nil {
+				return errJSONInvalid
+			}
+			for _, n := range seen {
+				if n == name {
+					return errJSONDuplicate
+				}
+			}
+			seen = append(seen, name)
+			s.space()
+			if s.i >= len(data) || data[s.i] != ':' {
+				return errJSONInvalid
+			}
+			s.i++
+			s.space()
+			vstart := s.i
+			if err := s.value(1); err != nil {
+				return err
+			}
+			if err := fn(name, data[vstart:s.i]); err != nil {
+				return err
+			}
+			s.space()
+			if s.i >= len(data) {
+				return errJSONInvalid
+			}
+			if data[s.i] == '}' {
+				s.i++
+				break
+			}
+			if data[s.i] != ',' {
+				return errJSONInvalid
+			}
+			s.i++
+			s.space()
+		}
+	}
+	s.space()
+	if s.i != len(data) {
+		return errJSONInvalid
+	}
+	return nil
+}
