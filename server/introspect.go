@@ -27,7 +27,8 @@ type introspector struct {
 }
 
 func (in *introspector) introspect(ctx context.Context, raw string) (issuer.Claims, error) {
-	claims, err := in.verify(raw)
+	now := in.now()
+	claims, err := in.verify(raw, now)
 	if err != nil {
 		return issuer.Claims{}, errInactive
 	}
@@ -39,7 +40,6 @@ func (in *introspector) introspect(ctx context.Context, raw string) (issuer.Clai
 	// Revoking, disabling or expiring a root key cascades to every token
 	// minted from it: the key's state is checked on every introspection.
 	var usable bool
-	now := in.now()
 	err = viewKey(ctx, in.keys, claims.ClientID, func(rec *store.KeyRecord) { usable = keyUsable(rec, now) })
 	if errors.Is(err, store.ErrNotFound) {
 		return issuer.Claims{}, errInactive
@@ -79,13 +79,13 @@ func revocationClaims(c issuer.Claims) revocation.Claims {
 
 // verify checks the token's signature and claims, or finds that it did
 // under the current keyring and has not expired since.
-func (in *introspector) verify(raw string) (issuer.Claims, error) {
+func (in *introspector) verify(raw string, now time.Time) (issuer.Claims, error) {
 	iss := in.issuer()
 	if in.verified == nil {
 		return iss.Verify(raw, issuer.VerifyOptions{})
 	}
 	sum := sha256.Sum256([]byte(raw))
-	if claims, ok := in.verified.get(iss, sum, in.now()); ok {
+	if claims, ok := in.verified.get(iss, sum, now); ok {
 		return claims, nil
 	}
 	claims, err := iss.Verify(raw, issuer.VerifyOptions{})
