@@ -82,7 +82,11 @@ func (s *strictScanner) value(depth int) error {
 	return s.scalar()
 }
 
-func (s *strictScanner) object(depth int) error {
+func (s *strictScanner) object(depth int) error { return s.members(depth, nil) }
+
+// members scans the object at s.i, refusing a repeated member name, and
+// calls fn (when set) with each member's unescaped name and raw value.
+func (s *strictScanner) members(depth int, fn func(name string, raw []byte) error) error {
 	if depth > maxStrictDepth {
 		return errJSONInvalid
 	}
@@ -124,8 +128,14 @@ func (s *strictScanner) object(depth int) error {
 		}
 		s.i++
 		s.space()
+		vstart := s.i
 		if err := s.value(depth); err != nil {
 			return err
+		}
+		if fn != nil {
+			if err := fn(string(name), s.data[vstart:s.i]); err != nil {
+				return err
+			}
 		}
 		s.space()
 		if s.i >= len(s.data) {
@@ -294,58 +304,8 @@ func forEachMember(data []byte, fn func(name string, raw []byte) error) error {
 	if s.i >= len(data) || data[s.i] != '{' {
 		return errJSONNotObject
 	}
-	s.i++
-	s.space()
-	var seen []string
-	if s.i < len(data) && data[s.i] == '}' {
-		s.i++
-	} else {
-		for {
-			if s.i >= len(data) || data[s.i] != '"' {
-				return errJSONInvalid
-			}
-			start := s.i
-			escaped, err := s.str()
-			if err != nil {
-				return err
-			}
-			name := string(data[start+1 : s.i-1])
-			if escaped && json.Unmarshal(data[start:s.i], &name) != nil {
-				return errJSONInvalid
-			}
-			for _, n := range seen {
-				if n == name {
-					return errJSONDuplicate
-				}
-			}
-			seen = append(seen, name)
-			s.space()
-			if s.i >= len(data) || data[s.i] != ':' {
-				return errJSONInvalid
-			}
-			s.i++
-			s.space()
-			vstart := s.i
-			if err := s.value(1); err != nil {
-				return err
-			}
-			if err := fn(name, data[vstart:s.i]); err != nil {
-				return err
-			}
-			s.space()
-			if s.i >= len(data) {
-				return errJSONInvalid
-			}
-			if data[s.i] == '}' {
-				s.i++
-				break
-			}
-			if data[s.i] != ',' {
-				return errJSONInvalid
-			}
-			s.i++
-			s.space()
-		}
+	if err := s.members(1, fn); err != nil {
+		return err
 	}
 	s.space()
 	if s.i != len(data) {
