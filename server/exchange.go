@@ -88,7 +88,8 @@ func (e *exchanger) run(ctx context.Context, req exchangeRequest, ev *audit.Even
 		return exchangeResult{}, audit.ReasonMalformedKey, errInvalidRootKey
 	}
 	ev.KeyID = key.ID()
-	rec, err := e.keys.GetKey(ctx, key.ID())
+	// The hot part of the record is all an exchange reads.
+	rec, err := store.GetHotKey(ctx, e.keys, key.ID())
 	if errors.Is(err, store.ErrNotFound) {
 		e.pepper.Verify(key, e.dummyHash)
 		return exchangeResult{}, audit.ReasonUnknownKey, errInvalidRootKey
@@ -102,7 +103,7 @@ func (e *exchanger) run(ctx context.Context, req exchangeRequest, ev *audit.Even
 	}
 	pol := e.policy()
 	ev.KeyFlags = keyFlags(rec, pol, now)
-	if reason := unusableReason(&rec, now); reason != "" {
+	if reason := unusableReason(rec.State, rec.ExpiresAt, now); reason != "" {
 		return exchangeResult{}, reason, errInvalidRootKey
 	}
 	if !boundTo(rec.BoundIdentities, req.caller.Identity) {
@@ -147,15 +148,15 @@ func (e *exchanger) run(ctx context.Context, req exchangeRequest, ev *audit.Even
 }
 
 // unusableReason says why tokens may not be minted from a key, or "".
-func unusableReason(rec *store.KeyRecord, now time.Time) string {
+func unusableReason(state store.KeyState, expires, now time.Time) string {
 	switch {
-	case rec.State == store.KeyStateRevoked:
+	case state == store.KeyStateRevoked:
 		return audit.ReasonKeyRevoked
-	case rec.State == store.KeyStateDisabled:
+	case state == store.KeyStateDisabled:
 		return audit.ReasonKeyDisabled
-	case rec.State != store.KeyStateActive:
+	case state != store.KeyStateActive:
 		return audit.ReasonKeyRevoked
-	case !rec.ExpiresAt.IsZero() && !now.Before(rec.ExpiresAt):
+	case !expires.IsZero() && !now.Before(expires):
 		return audit.ReasonKeyExpired
 	}
 	return ""
@@ -168,11 +169,6 @@ func secretMatches(p rootkey.Pepper, key rootkey.Key, rec store.KeyRecord, now t
 		return true
 	}
 	return len(rec.PreviousSecretHash) > 0 && now.Before(rec.GraceDeadline) && p.Verify(key, rec.PreviousSecretHash)
-}
-
-// keyUsable reports whether tokens may be minted from, or stay active for, a key.
-func keyUsable(rec *store.KeyRecord, now time.Time) bool {
-	return unusableReason(rec, now) == ""
 }
 
 func boundTo(patterns []string, identity string) bool {

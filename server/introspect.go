@@ -39,38 +39,17 @@ func (in *introspector) introspect(ctx context.Context, raw string) (issuer.Clai
 	}
 	// Revoking, disabling or expiring a root key cascades to every token
 	// minted from it: the key's state is checked on every introspection.
-	var usable bool
-	err = viewKey(ctx, in.keys, claims.ClientID, func(rec *store.KeyRecord) { usable = keyUsable(rec, now) })
+	state, expires, err := store.GetKeyStatus(ctx, in.keys, claims.ClientID)
 	if errors.Is(err, store.ErrNotFound) {
 		return issuer.Claims{}, errInactive
 	}
 	if err != nil {
 		return issuer.Claims{}, err
 	}
-	if !usable {
+	if unusableReason(state, expires, now) != "" {
 		return issuer.Claims{}, errInactive
 	}
 	return claims, nil
-}
-
-// keyViewer is a key store that can show a record without copying it
-// (the cache in front of the disk store).
-type keyViewer interface {
-	ViewKey(ctx context.Context, id string, fn func(*store.KeyRecord)) error
-}
-
-// viewKey calls fn with the record of id, without copying it when the
-// store allows. fn must not keep the pointer or change the record.
-func viewKey(ctx context.Context, ks store.KeyStore, id string, fn func(*store.KeyRecord)) error {
-	if v, ok := ks.(keyViewer); ok {
-		return v.ViewKey(ctx, id, fn)
-	}
-	rec, err := ks.GetKey(ctx, id)
-	if err != nil {
-		return err
-	}
-	fn(&rec)
-	return nil
 }
 
 func revocationClaims(c issuer.Claims) revocation.Claims {

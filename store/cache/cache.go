@@ -1,142 +1,199 @@
 package cache
 
 import (
-	"container/list"
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/latchkeyhq/latchkey/store"
 )
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store        = (*Store)(nil)
+	_ store.HotKeyReader = (*Store)(nil)
+)
 
 // DefaultMaxEntries bounds the cache when New is given no positive size:
-// a few hundred bytes a record, so 250,000 keys take well under 100 MB.
+// a hot record takes about 200 bytes plus its scopes, so 250,000 keys
+// take about 60 MB.
 const DefaultMaxEntries = 250_000
 
-// Store wraps a store.Store; GetKey is answered from memory after the first
-// read. CreateKey and UpdateKey go through to the inner store and then drop
-// the cached records they touched; RecordUsage updates them in place; every
-// other method passes through.
+// evictionSample is how many cached keys an eviction compares; the least
+// recently used of them goes. Sampling keeps the cache free of the list
+// pointers an exact LRU would make the collector follow.
+const evictionSample = 8
+
+// Store wraps a store.Store and answers GetHotKey and KeyStatus from
+// memory after the first read. CreateKey and UpdateKey go through to the
+// inner store and then drop the cached records they touched; every other
+// method, GetKey included, passes through: only the hot paths read keys
+// often, and they need only the hot part of a record.
 type Store struct {
 	inner store.Store
 	max   int
 
 	mu     sync.Mutex
 	closed bool
-	// lru holds *entry values, most recently used at the front.
-	lru  *list.List
-	byID map[string]*list.Element
+	// byID maps a key id to its slot. The id string shares the memory of
+	// the slot's encoded record.
+	byID  map[string]int32
+	slots []slot
+	free  []int32
+	// clock counts uses; a slot's used is the clock at its last use.
+	clock uint64
 	// writes counts completed writes. A read that started before a write
 	// finished may have seen the old record, so it is not cached.
 	writes uint64
 }
 
-type entry struct {
-	id  string
-	rec store.KeyRecord
+type slot struct {
+	enc  string // the encoded hot record; "" when the slot is free
+	used uint64
 }
 
-// New wraps inner, keeping at most maxEntries records (least recently used
-// evicted first); maxEntries <= 0 means DefaultMaxEntries.
+// New wraps inner, keeping at most maxEntries records (a least recently
+// used one of a sample evicted first); maxEntries <= 0 means
+// DefaultMaxEntries.
 func New(inner store.Store, maxEntries int) *Store {
 	if maxEntries <= 0 {
 		maxEntries = DefaultMaxEntries
 	}
-	return &Store{inner: inner, max: maxEntries, lru: list.New(), byID: make(map[string]*list.Element)}
+	return &Store{inner: inner, max: maxEntries, byID: make(map[string]int32)}
 }
 
 // Len reports how many records are cached.
 func (s *Store) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.lru.Len()
+	return len(s.byID)
 }
 
-// ViewKey calls fn with the record, from memory when it can, without the
-// copy GetKey makes: the hot paths read a few fields of a record per call.
-// fn runs under the cache's lock: it must be quick, must not keep the
-// pointer or anything it reaches, and must not change the record.
-func (s *Store) ViewKey(ctx context.Context, id string, fn func(*store.KeyRecord)) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	if el, ok := s.byID[id]; ok && !s.closed {
-		s.lru.MoveToFront(el)
-		fn(&el.Value.(*entry).rec)
-		s.mu.Unlock()
-		return nil
-	}
-	s.mu.Unlock()
-	rec, err := s.GetKey(ctx, id)
+// GetHotKey returns the hot part of the record (store.KeyRecord.Hot),
+// from memory when it can. Its byte slices are the caller's own; it must
+// never be written back to a store.
+func (s *Store) GetHotKey(ctx context.Context, id string) (store.KeyRecord, error) {
+	enc, err := s.lookup(ctx, id)
 	if err != nil {
-		return err
+		return store.KeyRecord{}, err
 	}
-	fn(&rec)
-	return nil
+	if rec, ok := decodeHot(enc); ok {
+		return rec, nil
+	}
+	// Only a fault in the encoding gets here: answer from the store, and
+	// let the next read cache the record afresh.
+	s.drop(id)
+	rec, err := s.inner.GetKey(ctx, id)
+	if err != nil {
+		return store.KeyRecord{}, err
+	}
+	return rec.Hot(), nil
 }
 
-// GetKey answers from memory when it can, and otherwise reads the inner
-// store and remembers the record it found.
-func (s *Store) GetKey(ctx context.Context, id string) (store.KeyRecord, error) {
+// KeyStatus returns the key's state and expiry, from memory when it can,
+// without allocating: introspection asks on every call.
+func (s *Store) KeyStatus(ctx context.Context, id string) (store.KeyState, time.Time, error) {
+	enc, err := s.lookup(ctx, id)
+	if err != nil {
+		return store.KeyStateUnspecified, time.Time{}, err
+	}
+	state, expires := hotStatus(enc)
+	return state, expires, nil
+}
+
+// lookup returns the encoded hot record of id, reading the inner store and
+// remembering what it found on a miss.
+func (s *Store) lookup(ctx context.Context, id string) (string, error) {
 	if err := ctx.Err(); err != nil {
-		return store.KeyRecord{}, err
+		return "", err
 	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return store.KeyRecord{}, errClosed
+		return "", errClosed
 	}
-	if el, ok := s.byID[id]; ok {
-		s.lru.MoveToFront(el)
-		rec := el.Value.(*entry).rec.Clone()
+	if i, ok := s.byID[id]; ok {
+		s.clock++
+		s.slots[i].used = s.clock
+		enc := s.slots[i].enc
 		s.mu.Unlock()
-		return rec, nil
+		return enc, nil
 	}
 	start := s.writes
 	s.mu.Unlock()
 
 	rec, err := s.inner.GetKey(ctx, id)
 	if err != nil {
-		return store.KeyRecord{}, err
+		return "", err
 	}
+	enc, a, b := encodeHot(&rec)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.closed && s.writes == start {
-		s.add(id, rec.Clone())
+		s.add(enc[a:b], enc)
 	}
-	return rec, nil
+	return enc, nil
 }
 
-// add stores rec under id; the caller holds mu.
-func (s *Store) add(id string, rec store.KeyRecord) {
-	if el, ok := s.byID[id]; ok {
+// add stores enc under id; the caller holds mu.
+func (s *Store) add(id, enc string) {
+	s.clock++
+	if i, ok := s.byID[id]; ok {
 		// Another reader filled it first; both read after the last write.
-		el.Value.(*entry).rec = rec
-		s.lru.MoveToFront(el)
+		s.slots[i] = slot{enc: enc, used: s.clock}
 		return
 	}
-	s.byID[id] = s.lru.PushFront(&entry{id: id, rec: rec})
-	for s.lru.Len() > s.max {
-		oldest := s.lru.Back()
-		s.lru.Remove(oldest)
-		delete(s.byID, oldest.Value.(*entry).id)
+	var i int32
+	if n := len(s.free); n > 0 {
+		i, s.free = s.free[n-1], s.free[:n-1]
+	} else {
+		i = int32(len(s.slots))
+		s.slots = append(s.slots, slot{})
 	}
+	s.slots[i] = slot{enc: enc, used: s.clock}
+	s.byID[id] = i
+	for len(s.byID) > s.max {
+		s.evictOne()
+	}
+}
+
+// evictOne forgets the least recently used of a few cached keys. Map
+// iteration starts at a random place, so the sample is a fair one.
+func (s *Store) evictOne() {
+	victim, oldest, seen := "", uint64(0), 0
+	for id, i := range s.byID {
+		if seen == 0 || s.slots[i].used < oldest {
+			victim, oldest = id, s.slots[i].used
+		}
+		if seen++; seen == evictionSample {
+			break
+		}
+	}
+	s.forget(victim)
+}
+
+// forget drops id from the cache; the caller holds mu.
+func (s *Store) forget(id string) {
+	i, ok := s.byID[id]
+	if !ok {
+		return
+	}
+	delete(s.byID, id)
+	s.slots[i] = slot{}
+	s.free = append(s.free, i)
 }
 
 // Preload reads every record of the inner store into the cache, until the
 // cache is full, so that no exchange after start-up waits for the disk.
-// A record written while its page was being read is left for GetKey to
-// fill, as a concurrent read's would be. It returns how many it cached.
+// A record written while its page was being read is left for a later read
+// to fill, as a concurrent read's would be. It returns how many it cached.
 func (s *Store) Preload(ctx context.Context) (int, error) {
 	n := 0
 	q := store.KeyQuery{PageSize: store.MaxPageSize}
 	for {
 		s.mu.Lock()
-		start, full := s.writes, s.lru.Len() >= s.max
+		start, full := s.writes, len(s.byID) >= s.max
 		s.mu.Unlock()
 		if full {
 			return n, nil
@@ -145,13 +202,17 @@ func (s *Store) Preload(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, err
 		}
+		encs := make([]string, len(page.Keys))
+		for i := range page.Keys {
+			encs[i], _, _ = encodeHot(&page.Keys[i])
+		}
 		s.mu.Lock()
 		if s.writes == start {
-			for _, rec := range page.Keys {
-				if _, ok := s.byID[rec.ID]; ok || s.lru.Len() >= s.max {
+			for i, rec := range page.Keys {
+				if _, ok := s.byID[rec.ID]; ok || len(s.byID) >= s.max {
 					continue
 				}
-				s.byID[rec.ID] = s.lru.PushBack(&entry{id: rec.ID, rec: rec})
+				s.add(rec.ID, encs[i])
 				n++
 			}
 		}
@@ -170,11 +231,26 @@ func (s *Store) drop(ids ...string) {
 	defer s.mu.Unlock()
 	s.writes++
 	for _, id := range ids {
-		if el, ok := s.byID[id]; ok {
-			s.lru.Remove(el)
-			delete(s.byID, id)
-		}
+		s.forget(id)
 	}
+}
+
+// GetKey passes through: whole records are read by administrators and by
+// writes, rarely.
+func (s *Store) GetKey(ctx context.Context, id string) (store.KeyRecord, error) {
+	if err := s.open(); err != nil {
+		return store.KeyRecord{}, err
+	}
+	return s.inner.GetKey(ctx, id)
+}
+
+func (s *Store) open() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errClosed
+	}
+	return nil
 }
 
 // CreateKey creates the record in the inner store. The record is cached on
@@ -191,32 +267,9 @@ func (s *Store) UpdateKey(ctx context.Context, id string, fn func(*store.KeyReco
 	return s.inner.UpdateKey(ctx, id, fn)
 }
 
-// RecordUsage folds usage in the inner store and drops every cached record
-// it named.
-//
-// After a successful flush the cached records are updated in place the
-// way the inner store folded them, rather than dropped: the janitor flushes
-// every key used since the last flush, and dropping them all would send the
-// next exchange of every busy key to disk. A failed flush may have applied
-// part of the usage, so then the records are dropped.
+// RecordUsage passes through: usage is not part of a hot record.
 func (s *Store) RecordUsage(ctx context.Context, usage []store.KeyUsage) error {
-	if err := s.inner.RecordUsage(ctx, usage); err != nil {
-		ids := make([]string, len(usage))
-		for i, u := range usage {
-			ids[i] = u.ID
-		}
-		s.drop(ids...)
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.writes++
-	for _, u := range usage {
-		if el, ok := s.byID[u.ID]; ok {
-			store.ApplyUsage(&el.Value.(*entry).rec, u)
-		}
-	}
-	return nil
+	return s.inner.RecordUsage(ctx, usage)
 }
 
 // ListKeys passes through: pages are read rarely, by administrators.
@@ -256,13 +309,12 @@ func (s *Store) DeleteSigningKey(ctx context.Context, kid string) error {
 
 var errClosed = fmt.Errorf("%w: store is closed", store.ErrUnavailable)
 
-// Close empties the cache, so GetKey stops answering, and closes the inner
-// store.
+// Close empties the cache, so that it stops answering, and closes the
+// inner store.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	s.closed = true
-	s.lru.Init()
-	clear(s.byID)
+	s.byID, s.slots, s.free = map[string]int32{}, nil, nil
 	s.mu.Unlock()
 	return s.inner.Close()
 }

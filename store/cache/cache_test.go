@@ -5,7 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"math"
+	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -108,6 +108,27 @@ func mustGet(t *testing.T, s store.Store, id string) store.KeyRecord {
 	return rec
 }
 
+func mustHot(t *testing.T, c *cache.Store, id string) store.KeyRecord {
+	t.Helper()
+	rec, err := c.GetHotKey(context.Background(), id)
+	if err != nil {
+		t.Fatalf("GetHotKey(%q): %v", id, err)
+	}
+	return rec
+}
+
+// utc puts every time of rec in UTC, so that records read from different
+// places compare equal when they name the same instants.
+func utc(rec store.KeyRecord) store.KeyRecord {
+	for _, t := range []*time.Time{&rec.CreatedAt, &rec.ExpiresAt, &rec.RevokedAt, &rec.LastUsedAt, &rec.LastAttestedAt,
+		&rec.RotatedAt, &rec.GraceDeadline, &rec.DisabledAt, &rec.EnabledAt, &rec.RotationFlaggedAt} {
+		if !t.IsZero() {
+			*t = t.UTC()
+		}
+	}
+	return rec
+}
+
 func TestConformance(t *testing.T) {
 	for _, size := range []int{0, 1} {
 		t.Run(fmt.Sprint("size ", size), func(t *testing.T) {
@@ -116,17 +137,24 @@ func TestConformance(t *testing.T) {
 	}
 }
 
-func TestRepeatedGetKeyReadsInnerOnce(t *testing.T) {
+func TestRepeatedGetHotKeyReadsInnerOnce(t *testing.T) {
 	c, inner := newCache(t, 0)
 	mustCreate(t, c, "k")
-	want := mustGet(t, inner.Store, "k")
+	want := utc(mustGet(t, inner.Store, "k").Hot())
 	for i := range 1000 {
-		if got := mustGet(t, c, "k"); got.Owner != want.Owner || got.UseCount != want.UseCount {
-			t.Fatalf("GetKey #%d = %+v, want %+v", i, got, want)
+		if got := mustHot(t, c, "k"); !reflect.DeepEqual(got, want) {
+			t.Fatalf("GetHotKey #%d = %+v, want %+v", i, got, want)
 		}
 	}
 	if n := inner.reads.Load(); n != 1 {
-		t.Fatalf("inner reads = %d for 1000 GetKey of one id, want 1", n)
+		t.Fatalf("inner reads = %d for 1000 GetHotKey of one id, want 1", n)
+	}
+	// Whole records are read from the store every time.
+	if got := mustGet(t, c, "k"); got.Labels["env"] != "prod" || len(got.History) != 1 {
+		t.Fatalf("GetKey = %+v, want the whole record", got)
+	}
+	if n := inner.reads.Load(); n != 2 {
+		t.Fatalf("inner reads after a GetKey = %d, want 2", n)
 	}
 }
 
@@ -161,8 +189,8 @@ func TestWritesAreSeen(t *testing.T) {
 				}
 			},
 			check: func(t *testing.T, rec store.KeyRecord) {
-				if rec.UseCount != 7 || !rec.LastUsedAt.Equal(time.Unix(100, 0)) {
-					t.Fatalf("usage = %d at %v after RecordUsage, want 7 at %v", rec.UseCount, rec.LastUsedAt, time.Unix(100, 0))
+				if rec.Owner != "team" {
+					t.Fatalf("Owner = %q after RecordUsage, want team", rec.Owner)
 				}
 			},
 		},
@@ -188,16 +216,16 @@ func TestWritesAreSeen(t *testing.T) {
 			c, inner := newCache(t, 0)
 			mustCreate(t, c, "k")
 			mustCreate(t, c, "other")
-			mustGet(t, c, "k")
-			mustGet(t, c, "other")
+			mustHot(t, c, "k")
+			mustHot(t, c, "other")
 			tc.write(t, c)
 			before := inner.reads.Load()
-			tc.check(t, mustGet(t, c, "k"))
-			tc.check(t, mustGet(t, c, "k"))
-			mustGet(t, c, "other")
+			tc.check(t, mustHot(t, c, "k"))
+			tc.check(t, mustHot(t, c, "k"))
+			mustHot(t, c, "other")
 			// One re-read of the record written, except after a usage
-			// flush, which updates the cached copy in place; the untouched
-			// one stays cached.
+			// flush, which changes nothing a hot record holds; the
+			// untouched one stays cached.
 			want := int64(1)
 			if tc.name == "RecordUsage" {
 				want = 0
@@ -211,12 +239,12 @@ func TestWritesAreSeen(t *testing.T) {
 
 func TestCreateAfterNotFoundIsSeen(t *testing.T) {
 	c, _ := newCache(t, 0)
-	if _, err := c.GetKey(context.Background(), "k"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("GetKey before CreateKey = %v, want ErrNotFound", err)
+	if _, err := c.GetHotKey(context.Background(), "k"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetHotKey before CreateKey = %v, want ErrNotFound", err)
 	}
 	mustCreate(t, c, "k")
-	if got := mustGet(t, c, "k"); got.Owner != "team" {
-		t.Fatalf("GetKey after CreateKey = %+v", got)
+	if got := mustHot(t, c, "k"); got.Owner != "team" {
+		t.Fatalf("GetHotKey after CreateKey = %+v", got)
 	}
 }
 
@@ -224,8 +252,8 @@ func TestNotFoundIsNotCached(t *testing.T) {
 	c, inner := newCache(t, 0)
 	for i := range 1000 {
 		id := "unknown-" + strconv.Itoa(i%500)
-		if _, err := c.GetKey(context.Background(), id); !errors.Is(err, store.ErrNotFound) {
-			t.Fatalf("GetKey(%q) = %v, want ErrNotFound", id, err)
+		if _, err := c.GetHotKey(context.Background(), id); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("GetHotKey(%q) = %v, want ErrNotFound", id, err)
 		}
 	}
 	if n := c.Len(); n != 0 {
@@ -237,47 +265,58 @@ func TestNotFoundIsNotCached(t *testing.T) {
 }
 
 func TestErrorsAreNotCached(t *testing.T) {
+	ctx := context.Background()
 	faulty := storetest.NewFaulty(openBadger(t))
 	c := cache.New(faulty, 0)
 	t.Cleanup(func() { _ = c.Close() })
 	mustCreate(t, c, "k")
 	faulty.SetFailing(true)
-	if _, err := c.GetKey(context.Background(), "k"); !errors.Is(err, store.ErrUnavailable) {
-		t.Fatalf("GetKey while failing = %v, want ErrUnavailable", err)
+	if _, err := c.GetHotKey(ctx, "k"); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("GetHotKey while failing = %v, want ErrUnavailable", err)
 	}
 	faulty.SetFailing(false)
-	if got := mustGet(t, c, "k"); got.Owner != "team" {
-		t.Fatalf("GetKey after recovery = %+v", got)
+	if got := mustHot(t, c, "k"); got.Owner != "team" {
+		t.Fatalf("GetHotKey after recovery = %+v", got)
 	}
 	// Now cached: a failing store is not consulted.
 	faulty.SetFailing(true)
-	if got := mustGet(t, c, "k"); got.Owner != "team" {
-		t.Fatalf("cached GetKey = %+v", got)
+	if got := mustHot(t, c, "k"); got.Owner != "team" {
+		t.Fatalf("cached GetHotKey = %+v", got)
+	}
+	if state, _, err := c.KeyStatus(ctx, "k"); err != nil || state != store.KeyStateActive {
+		t.Fatalf("cached KeyStatus = %v, %v", state, err)
 	}
 	if n := faulty.FailedCalls(); n != 1 {
 		t.Fatalf("failed inner calls = %d, want 1", n)
 	}
 	// A failed write may still have reached the disk, so it drops the copy.
-	if err := c.RecordUsage(context.Background(), []store.KeyUsage{{ID: "k", Count: 1}}); !errors.Is(err, store.ErrUnavailable) {
-		t.Fatalf("RecordUsage while failing = %v, want ErrUnavailable", err)
+	if _, err := c.UpdateKey(ctx, "k", func(r *store.KeyRecord) error {
+		r.Owner = "other"
+		return nil
+	}); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("UpdateKey while failing = %v, want ErrUnavailable", err)
 	}
-	if _, err := c.GetKey(context.Background(), "k"); !errors.Is(err, store.ErrUnavailable) {
-		t.Fatalf("GetKey after a failed write = %v, want ErrUnavailable from the inner store", err)
+	if _, err := c.GetHotKey(ctx, "k"); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("GetHotKey after a failed write = %v, want ErrUnavailable from the inner store", err)
 	}
 }
 
 func TestReturnedRecordsAreCopies(t *testing.T) {
 	c, _ := newCache(t, 0)
-	mustCreate(t, c, "k")
+	rec := record("k")
+	rec.Audiences = []string{"api"}
+	if err := c.CreateKey(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
 	for range 2 { // the filling read and a cached read
-		got := mustGet(t, c, "k")
+		got := mustHot(t, c, "k")
 		got.SecretHash[0] = 0xff
 		got.Scopes[0] = "admin"
-		got.Labels["env"] = "dev"
-		got.History[0].Action = "forged"
+		// Appending to one list must not write over the next.
+		_ = append(got.Scopes, "sneaked")
 	}
-	got := mustGet(t, c, "k")
-	if got.SecretHash[0] != 1 || got.Scopes[0] != "read" || got.Labels["env"] != "prod" || got.History[0].Action != "created" {
+	got := mustHot(t, c, "k")
+	if got.SecretHash[0] != 1 || got.Scopes[0] != "read" || len(got.Audiences) != 1 || got.Audiences[0] != "api" {
 		t.Fatalf("a caller's change reached the cache: %+v", got)
 	}
 }
@@ -288,8 +327,8 @@ func TestEvictionBoundsSize(t *testing.T) {
 		mustCreate(t, c, "k"+strconv.Itoa(i))
 	}
 	for i := range 100 {
-		mustGet(t, c, "k0") // kept recently used
-		mustGet(t, c, "k"+strconv.Itoa(i))
+		mustHot(t, c, "k0") // kept recently used
+		mustHot(t, c, "k"+strconv.Itoa(i))
 		if n := c.Len(); n > 10 {
 			t.Fatalf("Len = %d, want at most 10", n)
 		}
@@ -297,15 +336,18 @@ func TestEvictionBoundsSize(t *testing.T) {
 	if n := c.Len(); n != 10 {
 		t.Fatalf("Len = %d, want 10", n)
 	}
+	// An eviction takes the least recently used of a sample of eight of
+	// the eleven keys then cached: the two just used are never taken, and
+	// a key left unused while ninety others came in is gone.
 	before := inner.reads.Load()
-	mustGet(t, c, "k0")
-	mustGet(t, c, "k99")
+	mustHot(t, c, "k0")
+	mustHot(t, c, "k99")
 	if n := inner.reads.Load() - before; n != 0 {
 		t.Fatalf("recently used keys were evicted: %d inner reads", n)
 	}
-	mustGet(t, c, "k1")
+	mustHot(t, c, "k1")
 	if n := inner.reads.Load() - before; n != 1 {
-		t.Fatalf("least recently used key still cached: %d inner reads, want 1", n)
+		t.Fatalf("a long unused key still cached: %d inner reads, want 1", n)
 	}
 }
 
@@ -322,7 +364,7 @@ func TestDefaultMaxEntries(t *testing.T) {
 		t.Run(strconv.Itoa(size), func(t *testing.T) {
 			c := cache.New(manyKeys{}, size)
 			for i := range cache.DefaultMaxEntries + 50 {
-				if _, err := c.GetKey(context.Background(), strconv.Itoa(i)); err != nil {
+				if _, err := c.GetHotKey(context.Background(), strconv.Itoa(i)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -330,45 +372,6 @@ func TestDefaultMaxEntries(t *testing.T) {
 				t.Fatalf("Len = %d, want %d", n, cache.DefaultMaxEntries)
 			}
 		})
-	}
-}
-
-// A usage flush updates cached records in place, exactly as the inner
-// store folds them, and sends no later GetKey to the inner store.
-func TestRecordUsageKeepsRecordsCached(t *testing.T) {
-	ctx := context.Background()
-	c, inner := newCache(t, 0)
-	for _, id := range []string{"a", "b"} {
-		mustCreate(t, c, id)
-		mustGet(t, c, id)
-	}
-	reads := inner.reads.Load()
-	flushes := [][]store.KeyUsage{
-		{{ID: "a", LastUsedAt: time.Unix(200, 0), Count: 3}, {ID: "a", LastUsedAt: time.Unix(100, 0), Count: 2}},
-		{{ID: "b", LastUsedAt: time.Unix(50, 0), Count: math.MaxUint64 - 1}, {ID: "unknown", Count: 1}},
-		{{ID: "a", LastUsedAt: time.Unix(150, 0), Count: 1}, {ID: "b", LastUsedAt: time.Unix(60, 0), Count: 5}},
-	}
-	for _, f := range flushes {
-		if err := c.RecordUsage(ctx, f); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want := map[string]struct {
-		at    time.Time
-		count uint64
-	}{"a": {time.Unix(200, 0), 6}, "b": {time.Unix(60, 0), math.MaxUint64}}
-	for id, w := range want {
-		got := mustGet(t, c, id)
-		if !got.LastUsedAt.Equal(w.at) || got.UseCount != w.count {
-			t.Errorf("%s cached: used %d at %v, want %d at %v", id, got.UseCount, got.LastUsedAt, w.count, w.at)
-		}
-		stored := mustGet(t, inner.Store, id)
-		if !stored.LastUsedAt.Equal(got.LastUsedAt) || stored.UseCount != got.UseCount {
-			t.Errorf("%s: cache says %d at %v, store says %d at %v", id, got.UseCount, got.LastUsedAt, stored.UseCount, stored.LastUsedAt)
-		}
-	}
-	if n := inner.reads.Load() - reads; n != 0 {
-		t.Fatalf("inner reads after usage flushes = %d, want 0", n)
 	}
 }
 
@@ -402,8 +405,8 @@ func TestPreload(t *testing.T) {
 			}
 			reads := inner.reads.Load()
 			for _, id := range ids[:tc.wantPreload] {
-				if got := mustGet(t, c, id); got.ID != id || got.Owner != "team" {
-					t.Fatalf("GetKey(%s) = %+v", id, got)
+				if got := mustHot(t, c, id); got.ID != id || got.Owner != "team" || got.Scopes[0] != "read" {
+					t.Fatalf("GetHotKey(%s) = %+v", id, got)
 				}
 			}
 			if n := inner.reads.Load() - reads; n != 0 {
@@ -413,36 +416,52 @@ func TestPreload(t *testing.T) {
 	}
 }
 
-// ViewKey shows the cached record without a copy and without reading the
-// inner store again; a miss fills the cache as GetKey does.
-func TestViewKey(t *testing.T) {
+// KeyStatus answers from the cached record without allocating; a miss
+// fills the cache as GetHotKey does.
+func TestKeyStatus(t *testing.T) {
 	ctx := context.Background()
 	c, inner := newCache(t, 0)
-	mustCreate(t, c, "k")
-	var owner string
-	view := func(rec *store.KeyRecord) { owner = rec.Owner }
-	if err := c.ViewKey(ctx, "k", view); err != nil || owner != "team" {
-		t.Fatalf("ViewKey miss = %v, owner %q", err, owner)
+	rec := record("k")
+	rec.ExpiresAt = time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC)
+	if err := c.CreateKey(ctx, rec); err != nil {
+		t.Fatal(err)
 	}
+	check := func() {
+		t.Helper()
+		state, expires, err := c.KeyStatus(ctx, "k")
+		if err != nil || state != store.KeyStateActive || !expires.Equal(rec.ExpiresAt) {
+			t.Fatalf("KeyStatus = %v, %v, %v; want active, %v", state, expires, err, rec.ExpiresAt)
+		}
+	}
+	check()
 	if n := inner.reads.Load(); n != 1 {
 		t.Fatalf("inner reads after a miss = %d, want 1", n)
 	}
 	for range 3 {
-		owner = ""
-		if err := c.ViewKey(ctx, "k", view); err != nil || owner != "team" {
-			t.Fatalf("ViewKey hit = %v, owner %q", err, owner)
-		}
+		check()
 	}
 	if n := inner.reads.Load(); n != 1 {
 		t.Fatalf("inner reads after hits = %d, want 1", n)
 	}
-	if err := c.ViewKey(ctx, "nope", view); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("ViewKey of an unknown id = %v, want ErrNotFound", err)
+	if a := testing.AllocsPerRun(100, func() { _, _, _ = c.KeyStatus(ctx, "k") }); a != 0 {
+		t.Fatalf("KeyStatus hit allocates %v times, want 0", a)
+	}
+	if _, err := c.UpdateKey(ctx, "k", func(r *store.KeyRecord) error {
+		r.State, r.DisabledAt = store.KeyStateDisabled, time.Unix(5, 0)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if state, _, err := c.KeyStatus(ctx, "k"); err != nil || state != store.KeyStateDisabled {
+		t.Fatalf("KeyStatus after disabling = %v, %v; want disabled", state, err)
+	}
+	if _, _, err := c.KeyStatus(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("KeyStatus of an unknown id = %v, want ErrNotFound", err)
 	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.ViewKey(ctx, "k", view); !errors.Is(err, store.ErrUnavailable) {
-		t.Fatalf("ViewKey after Close = %v, want ErrUnavailable", err)
+	if _, _, err := c.KeyStatus(ctx, "k"); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("KeyStatus after Close = %v, want ErrUnavailable", err)
 	}
 }

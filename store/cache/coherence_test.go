@@ -21,7 +21,7 @@ func TestReadInFlightDuringUpdateIsNotCached(t *testing.T) {
 	fetched, release := inner.holdNextRead()
 	stale := make(chan store.KeyRecord)
 	go func() {
-		rec, _ := c.GetKey(ctx, "k")
+		rec, _ := c.GetHotKey(ctx, "k")
 		stale <- rec
 	}()
 	<-fetched
@@ -35,8 +35,8 @@ func TestReadInFlightDuringUpdateIsNotCached(t *testing.T) {
 	if rec := <-stale; rec.Owner != "team" {
 		t.Fatalf("the held read returned %q, want the old owner (it fetched before the update)", rec.Owner)
 	}
-	if got := mustGet(t, c, "k"); got.Owner != "new-owner" {
-		t.Fatalf("GetKey after UpdateKey returned = %q, want new-owner", got.Owner)
+	if got := mustHot(t, c, "k"); got.Owner != "new-owner" {
+		t.Fatalf("GetHotKey after UpdateKey returned = %q, want new-owner", got.Owner)
 	}
 }
 
@@ -60,12 +60,12 @@ func TestConcurrentReadersNeverSeeStaleAfterUpdate(t *testing.T) {
 				default:
 				}
 				min := published.Load()
-				rec, err := c.GetKey(ctx, "k")
+				rec, err := c.GetHotKey(ctx, "k")
 				if err != nil {
 					failures <- err.Error()
 					return
 				}
-				got, _ := strconv.ParseInt(rec.Description, 10, 64)
+				got, _ := strconv.ParseInt(rec.Owner, 10, 64)
 				if got < min {
 					failures <- fmt.Sprintf("read version %d after version %d was stored", got, min)
 					return
@@ -75,7 +75,7 @@ func TestConcurrentReadersNeverSeeStaleAfterUpdate(t *testing.T) {
 	}
 	for i := int64(1); i <= updates; i++ {
 		if _, err := c.UpdateKey(ctx, "k", func(r *store.KeyRecord) error {
-			r.Description = strconv.FormatInt(i, 10)
+			r.Owner = strconv.FormatInt(i, 10)
 			return nil
 		}); err != nil {
 			t.Fatalf("UpdateKey: %v", err)
@@ -93,12 +93,15 @@ func TestConcurrentReadersNeverSeeStaleAfterUpdate(t *testing.T) {
 func TestClosedCacheIsUnavailable(t *testing.T) {
 	c, _ := newCache(t, 0)
 	mustCreate(t, c, "k")
-	mustGet(t, c, "k")
+	mustHot(t, c, "k")
 	if err := c.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
+	if _, err := c.GetHotKey(context.Background(), "k"); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("GetHotKey of a cached id after Close = %v, want ErrUnavailable", err)
+	}
 	if _, err := c.GetKey(context.Background(), "k"); !errors.Is(err, store.ErrUnavailable) {
-		t.Fatalf("GetKey of a cached id after Close = %v, want ErrUnavailable", err)
+		t.Fatalf("GetKey after Close = %v, want ErrUnavailable", err)
 	}
 	if n := c.Len(); n != 0 {
 		t.Fatalf("Len after Close = %d, want 0", n)

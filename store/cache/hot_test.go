@@ -1,0 +1,146 @@
+package cache
+
+import (
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchkeyhq/latchkey/store"
+)
+
+func fullRecord() store.KeyRecord {
+	at := func(s string) time.Time {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			panic(err)
+		}
+		return t
+	}
+	return store.KeyRecord{
+		ID: "lk_0123456789abcdef", Owner: "team-payments", Description: "cold", CreatedBy: "admin",
+		Labels:     map[string]string{"env": "prod"},
+		SecretHash: []byte{1, 2, 3, 4}, PreviousSecretHash: []byte{9, 8, 7},
+		Scopes: []string{"read", "write"}, Audiences: []string{"api"}, BoundIdentities: []string{"spiffe://x/*", "ci"},
+		MaxTTL: 15 * time.Minute, State: store.KeyStateRevoked, RevocationReason: store.ReasonLeaked,
+		CreatedAt: at("2026-01-02T03:04:05.123456789+02:00"), ExpiresAt: at("9999-12-31T23:59:59.999999999Z"),
+		RevokedAt: at("2026-05-01T00:00:00Z"), RotationPeriod: 90 * 24 * time.Hour,
+		RateLimit:  store.RateLimit{PerSecond: 2.5, Burst: 7},
+		LastUsedAt: at("2026-04-01T00:00:00Z"), UseCount: 12, LastAttestedAt: at("1970-01-01T00:00:00Z"),
+		RotatedAt: at("1900-06-01T12:00:00.5Z"), GraceDeadline: at("2026-03-01T00:00:00Z"),
+		DisabledAt: at("2026-02-01T00:00:00Z"), DisabledReason: "cold", EnabledAt: at("2026-02-02T00:00:00Z"),
+		RotationFlaggedAt: at("2026-02-03T00:00:00Z"),
+		History:           []store.KeyEvent{{Action: "created"}},
+	}
+}
+
+// The round trip of fullRecord covers whatever Hot keeps only if every
+// field is set.
+func TestFullRecordSetsEveryField(t *testing.T) {
+	v := reflect.ValueOf(fullRecord())
+	for i := range v.NumField() {
+		if v.Field(i).IsZero() {
+			t.Errorf("fullRecord leaves %s zero", v.Type().Field(i).Name)
+		}
+	}
+}
+
+// utcHot is rec.Hot() with its times in UTC, the form decodeHot returns.
+func utcHot(rec store.KeyRecord) store.KeyRecord {
+	h := rec.Hot()
+	for _, t := range []*time.Time{&h.CreatedAt, &h.ExpiresAt, &h.LastAttestedAt, &h.RotatedAt, &h.GraceDeadline} {
+		if !t.IsZero() {
+			*t = t.UTC()
+		}
+	}
+	return h
+}
+
+func TestHotRoundTrip(t *testing.T) {
+	cases := []struct {
+		name string
+		rec  store.KeyRecord
+	}{
+		{"every field", fullRecord()},
+		{"only an id", store.KeyRecord{ID: "k"}},
+		{"empty lists and zero times", store.KeyRecord{ID: "k", Owner: "o", State: store.KeyStateActive, SecretHash: []byte{0}}},
+		{"negative and extreme numbers", store.KeyRecord{ID: "k", MaxTTL: -1, RotationPeriod: math.MaxInt64,
+			RateLimit: store.RateLimit{PerSecond: math.Inf(1), Burst: math.MinInt64}}},
+		{"long and unusual strings", store.KeyRecord{ID: strings.Repeat("i", 300), Owner: "ünïcode\x00",
+			Scopes: []string{"", strings.Repeat("s", 200)}, BoundIdentities: []string{""}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			enc, a, b := encodeHot(&tc.rec)
+			if enc[a:b] != tc.rec.ID {
+				t.Fatalf("id span = %q, want %q", enc[a:b], tc.rec.ID)
+			}
+			got, ok := decodeHot(enc)
+			if !ok {
+				t.Fatal("decodeHot refused its own encoding")
+			}
+			if want := utcHot(tc.rec); !reflect.DeepEqual(got, want) {
+				t.Fatalf("round trip:\n got %+v\nwant %+v", got, want)
+			}
+			state, expires := hotStatus(enc)
+			if state != tc.rec.State || !expires.Equal(tc.rec.ExpiresAt) || expires.IsZero() != tc.rec.ExpiresAt.IsZero() {
+				t.Fatalf("hotStatus = %v, %v; want %v, %v", state, expires, tc.rec.State, tc.rec.ExpiresAt)
+			}
+		})
+	}
+}
+
+// Every cut or extension of a valid encoding is refused, never decoded
+// into a different record and never a panic.
+func TestHotDecodeRefusesDamage(t *testing.T) {
+	rec := fullRecord()
+	enc, _, _ := encodeHot(&rec)
+	for n := range len(enc) {
+		if _, ok := decodeHot(enc[:n]); ok {
+			t.Fatalf("decodeHot accepted the first %d of %d bytes", n, len(enc))
+		}
+	}
+	if _, ok := decodeHot(enc + "x"); ok {
+		t.Fatal("decodeHot accepted a trailing byte")
+	}
+	if _, ok := decodeHot("\x02" + enc[1:]); ok {
+		t.Fatal("decodeHot accepted an unknown version")
+	}
+}
+
+func FuzzHotDecode(f *testing.F) {
+	rec := fullRecord()
+	enc, _, _ := encodeHot(&rec)
+	f.Add(enc)
+	small := store.KeyRecord{ID: "k"}
+	enc, _, _ = encodeHot(&small)
+	f.Add(enc)
+	f.Fuzz(func(t *testing.T, enc string) {
+		rec, ok := decodeHot(enc)
+		if !ok {
+			return
+		}
+		// Whatever decodes encodes to a record that decodes again, to the
+		// same bytes.
+		again, _, _ := encodeHot(&rec)
+		rec2, ok := decodeHot(again)
+		if !ok {
+			t.Fatalf("the re-encoding of a decoded record is refused: %q", again)
+		}
+		if third, _, _ := encodeHot(&rec2); third != again {
+			t.Fatalf("round trip changed the bytes:\n%q\n%q", again, third)
+		}
+	})
+}
+
+func BenchmarkHotDecode(b *testing.B) {
+	rec := fullRecord()
+	enc, _, _ := encodeHot(&rec)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := decodeHot(enc); !ok {
+			b.Fatal("refused")
+		}
+	}
+}
