@@ -63,13 +63,26 @@ type confirmation struct {
 
 var _ jwt.Claims = (*wireClaims)(nil)
 
-// UnmarshalJSON records what is present and rejects wrong types. Whether
-// required claims are present is decided after the signature has been checked.
+// UnmarshalJSON implements json.Unmarshaler with decode, so that a payload
+// read through encoding/json is read exactly as Verify reads it.
 func (c *wireClaims) UnmarshalJSON(data []byte) error {
+	err := c.decode(data)
+	switch {
+	case errors.Is(err, errJSONNotObject), errors.Is(err, errJSONInvalid), errors.Is(err, errJSONUTF8), errors.Is(err, errJSONDuplicate):
+		return errClaimPayload
+	}
+	return err
+}
+
+// decode records what is present and rejects wrong types in one pass of the
+// strict scanner, which also refuses everything checkStrictObject refuses.
+// Whether required claims are present is decided after the signature has been
+// checked.
+func (c *wireClaims) decode(data []byte) error {
 	*c = wireClaims{}
-	err := forEachMember(data, func(name string, raw []byte) error {
+	return forEachMember(data, func(name, raw []byte) error {
 		var err error
-		switch name {
+		switch string(name) {
 		case "iss":
 			c.present |= hasIss
 			c.Issuer, err = jsonString(raw)
@@ -105,11 +118,6 @@ func (c *wireClaims) UnmarshalJSON(data []byte) error {
 		}
 		return err
 	})
-	switch {
-	case errors.Is(err, errJSONNotObject), errors.Is(err, errJSONInvalid), errors.Is(err, errJSONUTF8), errors.Is(err, errJSONDuplicate):
-		return errClaimPayload
-	}
-	return err
 }
 
 func jsonString(raw json.RawMessage) (string, error) {
@@ -155,17 +163,15 @@ func audience(raw json.RawMessage) ([]string, error) {
 	if len(raw) == 0 || raw[0] != '[' {
 		return nil, errClaimAud
 	}
-	var members []json.RawMessage
-	if err := json.Unmarshal(raw, &members); err != nil {
-		return nil, errClaimAud
-	}
-	out := make([]string, 0, len(members))
-	for _, m := range members {
+	// Tokens name one audience or a few.
+	out := make([]string, 0, 2)
+	err := forEachElement(raw, func(m []byte) error {
 		s, err := jsonString(m)
-		if err != nil {
-			return nil, errClaimAud
-		}
 		out = append(out, s)
+		return err
+	})
+	if err != nil {
+		return nil, errClaimAud
 	}
 	return out, nil
 }
@@ -173,9 +179,9 @@ func audience(raw json.RawMessage) ([]string, error) {
 func cnf(raw json.RawMessage) (confirmation, error) {
 	var out confirmation
 	n := 0
-	err := forEachMember(raw, func(name string, v []byte) error {
+	err := forEachMember(raw, func(name, v []byte) error {
 		n++
-		if name != "x5t#S256" {
+		if string(name) != "x5t#S256" {
 			return errClaimCnf
 		}
 		s, err := jsonString(v)

@@ -26,7 +26,7 @@ func decodeClaimsReference(data []byte) (wireClaims, error) {
 			c.Subject, err = jsonString(raw)
 		case "aud":
 			c.present |= hasAud
-			c.Audience, err = audience(raw)
+			c.Audience, err = audienceReference(raw)
 		case "exp":
 			c.present |= hasExp
 			c.ExpiresAt, err = numericDate(raw)
@@ -68,6 +68,31 @@ func decodeClaimsReference(data []byte) (wireClaims, error) {
 	return c, nil
 }
 
+// audienceReference is the decoder-based reading of aud that the scanner's
+// element walk replaced.
+func audienceReference(raw json.RawMessage) ([]string, error) {
+	if len(raw) > 0 && raw[0] == '"' {
+		s, err := jsonString(raw)
+		return []string{s}, err
+	}
+	if len(raw) == 0 || raw[0] != '[' {
+		return nil, errClaimAud
+	}
+	var members []json.RawMessage
+	if err := json.Unmarshal(raw, &members); err != nil {
+		return nil, errClaimAud
+	}
+	out := make([]string, 0, len(members))
+	for _, m := range members {
+		s, err := jsonString(m)
+		if err != nil {
+			return nil, errClaimAud
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
 var claimsSeeds = []string{
 	`{"iss":"https://latchkey.test","sub":"orders-team","aud":["orders-api"],"exp":1764229200,"nbf":1764228600,"iat":1764228600,"jti":"kX2v_7pQ","scope":"a b","client_id":"9f8e","cnf":{"x5t#S256":"abc"}}`,
 	`{"iss":"x","aud":"single","exp":1}`, `{"\u0069ss":"escaped name","sub":"caf\u00e9 \"q\""}`,
@@ -75,6 +100,8 @@ var claimsSeeds = []string{
 	`{"iss":null}`, `{"iss":1}`, `{"cnf":{}}`, `{"cnf":{"x5t#S256":1}}`, `{"cnf":{"other":"a"}}`, `{"cnf":{"x5t#S256":"a","b":"c"}}`,
 	`{"cnf":[]}`, `{"unknown":{"deep":[1,{"x":null}]}}`, `{}`, `[]`, `null`, `{"iss":"a\u0000b"}`, `{"sub":"\ud800"}`,
 	` { "iss" : "spaced" , "exp" : 5 } `,
+	`{"aud":["a","b"]}`, `{"aud":[ "a" , "b" ]}`, `{"aud":[["a"]]}`, `{"aud":["caf\u00e9","\"q\""]}`,
+	`{"aud":[{"x":1}]}`, `{"aud":[null]}`, `{"aud":["a",null]}`, `{"aud":[""]}`, `{"aud":"\ud800"}`,
 }
 
 func TestClaimsDecodingMatchesReference(t *testing.T) {

@@ -57,6 +57,9 @@ type Issuer struct {
 	opening string
 	keys    map[string]verificationKey
 	jwks    []JWK
+	// anyAudience applies the claim rules to calls that name no audience,
+	// most of them; it is read-only once built.
+	anyAudience *jwt.Validator
 }
 
 // verificationKey holds only public material, so that a retired key's private
@@ -120,6 +123,7 @@ func New(cfg Config, active *SigningKey, verifyOnly ...*SigningKey) (*Issuer, er
 	}
 	i.header = encodeHeader(active)
 	i.opening = encodeIssuer(cfg.Issuer)
+	i.anyAudience = i.newValidator("")
 	return i, nil
 }
 

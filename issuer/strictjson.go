@@ -24,33 +24,7 @@ var (
 // It is a hand-written scanner of RFC 8259's grammar, because every
 // verification runs it and json.Decoder's token stream cost a tenth of an
 // introspection; its tests hold it to the decoder's answers.
-func checkStrictObject(data []byte) error {
-	if !utf8.Valid(data) {
-		return errJSONUTF8
-	}
-	sc := strictScanner{data: data}
-	sc.space()
-	if sc.i == len(data) {
-		return errJSONInvalid
-	}
-	if data[sc.i] != '{' {
-		// As a decoder reports it: not an object once it has read a
-		// first token that is not '{' (an array's opening bracket, or a
-		// whole scalar), invalid if it could not read one.
-		if data[sc.i] == '[' || sc.scalar() == nil {
-			return errJSONNotObject
-		}
-		return errJSONInvalid
-	}
-	if err := sc.value(0); err != nil {
-		return err
-	}
-	sc.space()
-	if sc.i != len(data) {
-		return errJSONInvalid
-	}
-	return nil
-}
+func checkStrictObject(data []byte) error { return forEachMember(data, nil) }
 
 // maxStrictDepth matches encoding/json's nesting limit.
 const maxStrictDepth = 10000
@@ -77,7 +51,7 @@ func (s *strictScanner) value(depth int) error {
 	case '{':
 		return s.object(depth + 1)
 	case '[':
-		return s.array(depth + 1)
+		return s.array(depth+1, nil)
 	}
 	return s.scalar()
 }
@@ -86,7 +60,7 @@ func (s *strictScanner) object(depth int) error { return s.members(depth, nil) }
 
 // members scans the object at s.i, refusing a repeated member name, and
 // calls fn (when set) with each member's unescaped name and raw value.
-func (s *strictScanner) members(depth int, fn func(name string, raw []byte) error) error {
+func (s *strictScanner) members(depth int, fn func(name, raw []byte) error) error {
 	if depth > maxStrictDepth {
 		return errJSONInvalid
 	}
@@ -97,8 +71,10 @@ func (s *strictScanner) members(depth int, fn func(name string, raw []byte) erro
 		return nil
 	}
 	// Objects in tokens are small: names are compared in a short slice,
-	// unescaped only when they hold an escape.
-	var names [][]byte
+	// unescaped only when they hold an escape. The slice starts on the
+	// stack, which holds every object a valid token has.
+	var buf [16][]byte
+	names := buf[:0]
 	for {
 		if s.i >= len(s.data) || s.data[s.i] != '"' {
 			return errJSONInvalid
@@ -133,7 +109,7 @@ func (s *strictScanner) members(depth int, fn func(name string, raw []byte) erro
 			return err
 		}
 		if fn != nil {
-			if err := fn(string(name), s.data[vstart:s.i]); err != nil {
+			if err := fn(name, s.data[vstart:s.i]); err != nil {
 				return err
 			}
 		}
@@ -154,7 +130,9 @@ func (s *strictScanner) members(depth int, fn func(name string, raw []byte) erro
 	}
 }
 
-func (s *strictScanner) array(depth int) error {
+// array scans the array at s.i and calls fn (when set) with each element's
+// raw value.
+func (s *strictScanner) array(depth int, fn func(raw []byte) error) error {
 	if depth > maxStrictDepth {
 		return errJSONInvalid
 	}
@@ -165,8 +143,14 @@ func (s *strictScanner) array(depth int) error {
 		return nil
 	}
 	for {
+		start := s.i
 		if err := s.value(depth); err != nil {
 			return err
+		}
+		if fn != nil {
+			if err := fn(s.data[start:s.i]); err != nil {
+				return err
+			}
 		}
 		s.space()
 		if s.i >= len(s.data) {
@@ -292,23 +276,59 @@ func (s *strictScanner) digits() bool {
 }
 
 // forEachMember calls fn with each member of the JSON object in data, in
-// order: its name (unescaped) and its raw value. data must hold exactly one
-// object in valid UTF-8 with no member name repeated; everything else is an
-// error, as checkStrictObject reports it.
-func forEachMember(data []byte, fn func(name string, raw []byte) error) error {
+// order: its name (unescaped) and its raw value, both slices that fn must not
+// keep beyond data's life or modify. Names are bytes so that callers can switch
+// on them without allocating a string per member.
+//
+// data must hold exactly one object in valid UTF-8 with no member name
+// repeated at any depth; anything else is the error checkStrictObject
+// reports, so a caller that walks the members needs no separate check. An
+// error from fn stops the walk and is returned as is.
+func forEachMember(data []byte, fn func(name, raw []byte) error) error {
 	if !utf8.Valid(data) {
 		return errJSONUTF8
 	}
-	s := strictScanner{data: data}
-	s.space()
-	if s.i >= len(data) || data[s.i] != '{' {
-		return errJSONNotObject
+	sc := strictScanner{data: data}
+	sc.space()
+	if sc.i == len(data) {
+		return errJSONInvalid
 	}
-	if err := s.members(1, fn); err != nil {
+	if data[sc.i] != '{' {
+		// As a decoder reports it: not an object once it has read a
+		// first token that is not '{' (an array's opening bracket, or a
+		// whole scalar), invalid if it could not read one.
+		if data[sc.i] == '[' || sc.scalar() == nil {
+			return errJSONNotObject
+		}
+		return errJSONInvalid
+	}
+	if err := sc.members(1, fn); err != nil {
 		return err
 	}
-	s.space()
-	if s.i != len(data) {
+	sc.space()
+	if sc.i != len(data) {
+		return errJSONInvalid
+	}
+	return nil
+}
+
+// forEachElement calls fn with the raw value of each element of the JSON array
+// in data, in order. data must hold exactly one array in valid UTF-8 with no
+// member name repeated in any object inside it.
+func forEachElement(data []byte, fn func(raw []byte) error) error {
+	if !utf8.Valid(data) {
+		return errJSONUTF8
+	}
+	sc := strictScanner{data: data}
+	sc.space()
+	if sc.i == len(data) || data[sc.i] != '[' {
+		return errJSONInvalid
+	}
+	if err := sc.array(1, fn); err != nil {
+		return err
+	}
+	sc.space()
+	if sc.i != len(data) {
 		return errJSONInvalid
 	}
 	return nil

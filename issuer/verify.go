@@ -3,7 +3,6 @@ package issuer
 import (
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -43,6 +42,25 @@ var strictB64 = base64.RawURLEncoding.Strict()
 
 // Verify checks raw and returns its claims. Every error wraps ErrInvalidToken;
 // the error text never quotes the token.
+//
+// Each segment is decoded once, by this package; golang-jwt supplies only the
+// signature primitive and the time, issuer and audience rules. What its parser
+// options guarded is guarded here:
+//   - WithStrictDecoding: every segment goes through strictB64, which refuses
+//     padding and non-zero trailing bits.
+//   - WithValidMethods and the keyfunc's algorithm check: the method is chosen
+//     by the key that kid names (signingMethod), never by the header, and
+//     checkHeader refuses a header alg other than that key's.
+//   - the parser's segment split: splitSegments, which also refuses empty
+//     segments.
+//   - WithExpirationRequired, WithIssuer, WithIssuedAt, WithLeeway,
+//     WithTimeFunc and WithAudience are still golang-jwt's, through
+//     jwt.Validator (validator).
+//
+// The order of the checks decides which error a token with several faults
+// gets, and is kept: size, segments, header, payload, signature encoding,
+// signature, then claims. A forged token is a bad signature whatever its
+// claims say.
 func (i *Issuer) Verify(raw string, opts VerifyOptions) (Claims, error) {
 	if len(raw) > i.maxTokenBytes {
 		return Claims{}, errTooLarge
@@ -59,25 +77,24 @@ func (i *Issuer) Verify(raw string, opts VerifyOptions) (Claims, error) {
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: payload is not canonical base64url", ErrMalformed)
 	}
-	if err := checkStrictObject(payload); err != nil {
+	wc := &wireClaims{}
+	if err := wc.decode(payload); err != nil {
 		return Claims{}, fmt.Errorf("%w: payload: %w", ErrMalformed, err)
 	}
-
-	wc := &wireClaims{}
-	tok, err := jwt.NewParser(i.parserOptions(key.alg, opts)...).ParseWithClaims(raw, wc,
-		func(t *jwt.Token) (any, error) {
-			// Already enforced above and by WithValidMethods; checked
-			// again here so the key is never handed to another method.
-			if t.Method.Alg() != key.alg {
-				return nil, ErrAlgorithm
-			}
-			return key.pub, nil
-		})
+	signing := raw[:len(hdrSeg)+1+len(payloadSeg)]
+	sig, err := strictB64.DecodeString(raw[len(signing)+1:])
 	if err != nil {
-		return Claims{}, classify(err)
+		return Claims{}, fmt.Errorf("%w: signature is not canonical base64url", ErrMalformed)
 	}
-	if !tok.Valid {
-		return Claims{}, fmt.Errorf("%w: parser did not mark the token valid", ErrSignature)
+	method := signingMethod(key.alg)
+	if method == nil {
+		return Claims{}, ErrAlgorithm
+	}
+	if err := method.Verify(signing, sig, key.pub); err != nil {
+		return Claims{}, fmt.Errorf("%w: %w: %w", ErrSignature, jwt.ErrTokenSignatureInvalid, err)
+	}
+	if err := i.validator(opts.Audience).Validate(wc); err != nil {
+		return Claims{}, classify(fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err))
 	}
 	c, err := i.checkClaims(wc)
 	if err != nil {
@@ -87,20 +104,45 @@ func (i *Issuer) Verify(raw string, opts VerifyOptions) (Claims, error) {
 	return c, nil
 }
 
-func (i *Issuer) parserOptions(alg string, opts VerifyOptions) []jwt.ParserOption {
-	po := []jwt.ParserOption{
-		jwt.WithValidMethods([]string{alg}),
+// signingMethod is the method for a key's algorithm. It names the methods
+// rather than asking jwt.GetSigningMethod, whose registry anything linked
+// into the binary may overwrite.
+func signingMethod(alg string) jwt.SigningMethod {
+	switch alg {
+	case AlgEdDSA:
+		return jwt.SigningMethodEdDSA
+	case AlgES256:
+		return jwt.SigningMethodES256
+	case AlgRS256:
+		return jwt.SigningMethodRS256
+	}
+	return nil
+}
+
+// validator applies golang-jwt's claim rules: exp required, nbf when present,
+// iat not in the future, iss equal to ours, aud holding audience when one is
+// asked for, all with the configured leeway.
+func (i *Issuer) validator(audience string) *jwt.Validator {
+	if audience == "" && i.anyAudience != nil {
+		return i.anyAudience
+	}
+	return i.newValidator(audience)
+}
+
+func (i *Issuer) newValidator(audience string) *jwt.Validator {
+	opts := [...]jwt.ParserOption{
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuer(i.iss),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(i.leeway),
-		jwt.WithStrictDecoding(),
 		jwt.WithTimeFunc(i.now),
+		nil,
 	}
-	if opts.Audience != "" {
-		po = append(po, jwt.WithAudience(opts.Audience))
+	if audience == "" {
+		return jwt.NewValidator(opts[:len(opts)-1]...)
 	}
-	return po
+	opts[len(opts)-1] = jwt.WithAudience(audience)
+	return jwt.NewValidator(opts[:]...)
 }
 
 // splitSegments returns the header and payload of a three-segment compact JWS
@@ -114,36 +156,66 @@ func splitSegments(raw string) (hdr, payload string, ok bool) {
 	return hdr, payload, true
 }
 
+// tokenHeader is what one pass over a header's members finds: the raw values
+// of the members a header may have, and which others it has.
+type tokenHeader struct {
+	alg, typ, kid []byte
+	// forbidden has bit n set when forbiddenHeaders[n] is present.
+	forbidden  uint
+	unexpected bool
+}
+
+// member records one member. It never fails: judging while scanning would let
+// an early rule win over a duplicate member further on.
+func (h *tokenHeader) member(name, raw []byte) error {
+	switch string(name) {
+	case "alg":
+		h.alg = raw
+	case "typ":
+		h.typ = raw
+	case "kid":
+		h.kid = raw
+	default:
+		for n, f := range forbiddenHeaders {
+			if string(name) == f {
+				h.forbidden |= 1 << n
+				return nil
+			}
+		}
+		h.unexpected = true
+	}
+	return nil
+}
+
 // checkHeader applies the header rules in a fixed order and returns the key
-// the header names.
+// the header names. The members are only collected while scanning, so that a
+// structural fault anywhere (a repeated member included) wins over every rule,
+// and the rules are then applied in the order that decides which one a header
+// breaking several is rejected for: typ, forbidden members in the order
+// forbiddenHeaders lists them, other members, kid, alg.
 func (i *Issuer) checkHeader(seg string) (verificationKey, error) {
 	b, err := strictB64.DecodeString(seg)
 	if err != nil {
 		return verificationKey{}, fmt.Errorf("%w: header is not canonical base64url", ErrMalformed)
 	}
-	if err := checkStrictObject(b); err != nil {
+	var hdr tokenHeader
+	if err := forEachMember(b, hdr.member); err != nil {
 		return verificationKey{}, fmt.Errorf("%w: header: %w", ErrMalformed, err)
 	}
-	var hdr map[string]json.RawMessage
-	if err := json.Unmarshal(b, &hdr); err != nil {
-		return verificationKey{}, fmt.Errorf("%w: header is not a JSON object", ErrMalformed)
-	}
 
-	typ, err := jsonString(hdr["typ"])
+	typ, err := jsonString(hdr.typ)
 	if err != nil || !isAccessTokenType(typ) {
 		return verificationKey{}, fmt.Errorf("%w: typ must be at+jwt", ErrHeader)
 	}
-	for _, name := range forbiddenHeaders {
-		if _, ok := hdr[name]; ok {
+	for n, name := range forbiddenHeaders {
+		if hdr.forbidden&(1<<n) != 0 {
 			return verificationKey{}, fmt.Errorf("%w: %s is not accepted", ErrHeader, name)
 		}
 	}
-	for name := range hdr {
-		if name != "alg" && name != "typ" && name != "kid" {
-			return verificationKey{}, fmt.Errorf("%w: unexpected member", ErrHeader)
-		}
+	if hdr.unexpected {
+		return verificationKey{}, fmt.Errorf("%w: unexpected member", ErrHeader)
 	}
-	kid, err := jsonString(hdr["kid"])
+	kid, err := jsonString(hdr.kid)
 	if err != nil {
 		return verificationKey{}, fmt.Errorf("%w: kid must be a string", ErrUnknownKey)
 	}
@@ -151,7 +223,7 @@ func (i *Issuer) checkHeader(seg string) (verificationKey, error) {
 	if !ok {
 		return verificationKey{}, ErrUnknownKey
 	}
-	alg, err := jsonString(hdr["alg"])
+	alg, err := jsonString(hdr.alg)
 	if err != nil || alg != key.alg {
 		return verificationKey{}, ErrAlgorithm
 	}
@@ -188,16 +260,12 @@ func asciiEqualFold(a, b string) bool {
 	return true
 }
 
-// classify maps a golang-jwt error to one of ours. The signature is checked
-// first because the library stops at a bad signature: an expired token with a
-// forged signature is a forgery, never "merely expired".
+// classify maps a jwt.Validator error to one of ours. The validator reports
+// every broken rule at once; expiry wins, then not-yet-valid, and anything
+// else (issuer, audience, a missing exp) is a claims error.
 func classify(err error) error {
 	var reason error
 	switch {
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
-		reason = ErrSignature
-	case errors.Is(err, jwt.ErrTokenMalformed):
-		reason = ErrMalformed
 	case errors.Is(err, jwt.ErrTokenExpired):
 		reason = ErrExpired
 	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
@@ -208,7 +276,7 @@ func classify(err error) error {
 	return fmt.Errorf("%w: %w", reason, err)
 }
 
-// checkClaims runs after the signature and the library's time, issuer and
+// checkClaims runs after the signature and golang-jwt's time, issuer and
 // audience checks, and enforces what the library leaves optional.
 func (i *Issuer) checkClaims(c *wireClaims) (Claims, error) {
 	const required = hasIss | hasSub | hasAud | hasExp | hasIat | hasJTI | hasClientID | hasCnf
