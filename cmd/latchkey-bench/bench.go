@@ -35,7 +35,7 @@ type cell struct {
 	P999US      spread      `json:"p999_us"`
 	Errors      spread      `json:"errors"`
 	CPUPerOpUS  spread      `json:"server_cpu_us_per_op"`
-	PeakRSSMB   spread      `json:"server_peak_rss_mb"`
+	PeakRSSMB   spread      `json:"server_load_rss_mb"`
 	FirstError  string      `json:"first_error,omitempty"`
 }
 
@@ -59,7 +59,7 @@ func (c *cell) summarise() {
 		}
 		return r.CPUPerOpUS
 	})
-	c.PeakRSSMB = pick(func(r runResult) float64 { return float64(r.PeakRSS) / (1 << 20) })
+	c.PeakRSSMB = pick(func(r runResult) float64 { return float64(r.LoadRSS) / (1 << 20) })
 	for _, r := range c.Runs {
 		if r.FirstError != "" {
 			c.FirstError = r.FirstError
@@ -72,11 +72,14 @@ func (c *cell) summarise() {
 type phaseResult struct {
 	Variant   string        `json:"variant"`
 	StartTook time.Duration `json:"start_ns"`
-	PeakRSS   uint64        `json:"peak_rss_bytes"`
-	// MaxAnon and MaxFile are the largest anonymous and file-backed
-	// resident memory seen at the end of the phase's runs.
-	MaxAnon uint64 `json:"max_rss_anon_bytes"`
-	MaxFile uint64 `json:"max_rss_file_bytes"`
+	// PeakRSS is VmHWM: the largest resident set since the process
+	// started, start-up (loading every key record) included.
+	PeakRSS uint64 `json:"peak_rss_bytes"`
+	// LoadRSS is the largest resident set sampled while load ran, and
+	// LoadAnon and LoadFile split that sample.
+	LoadRSS  uint64 `json:"load_rss_bytes"`
+	LoadAnon uint64 `json:"load_rss_anon_bytes"`
+	LoadFile uint64 `json:"load_rss_file_bytes"`
 }
 
 // seedResult is how long one seeding step took.
@@ -150,7 +153,9 @@ func runStore(ctx context.Context, o *options, st devstate.State, tmp string, sp
 				continue
 			}
 			for _, r := range c.Runs {
-				pr.MaxAnon, pr.MaxFile = max(pr.MaxAnon, r.RSSAnon), max(pr.MaxFile, r.RSSFile)
+				if r.LoadRSS > pr.LoadRSS {
+					pr.LoadRSS, pr.LoadAnon, pr.LoadFile = r.LoadRSS, r.LoadAnon, r.LoadFile
+				}
 			}
 		}
 		res.Phases = append(res.Phases, pr)
@@ -227,13 +232,17 @@ func runPhase(ctx context.Context, o *options, st devstate.State, srv *serverPro
 			}
 			for rep := range o.reps {
 				spec := loadSpec{concurrency: conc, warmup: o.warmup, duration: o.duration, maxRequests: maxRequestsPerRun, callTimeout: callTimeout}
+				stop, sampled := make(chan struct{}), make(chan rssSample, 1)
+				go func() { sampled <- sampleRSS(srv.pid(), stop) }()
 				r, err := runLoad(ctx, spec, func(w int) caller { return sc.newCaller(env, w) },
 					func() (time.Duration, error) { return processCPU(srv.pid()) })
+				close(stop)
+				peak := <-sampled
 				if err != nil {
 					return fmt.Errorf("%s c=%d: %w", sc.name, conc, err)
 				}
 				r.PeakRSS, _ = processPeakRSS(srv.pid())
-				r.RSSAnon, r.RSSFile, _ = processRSSParts(srv.pid())
+				r.LoadRSS, r.LoadAnon, r.LoadFile = peak.total, peak.anon, peak.file
 				cl.Runs = append(cl.Runs, r)
 				fmt.Fprintf(progress, "%-40s c=%-4d rep %d: %9.0f rps  p50 %7.0fµs  p99 %7.0fµs  cpu %6.1fµs/op  errors %d\n",
 					sc.name, conc, rep+1, r.RPS, us(r.P50), us(r.P99), r.CPUPerOpUS, r.Errors)

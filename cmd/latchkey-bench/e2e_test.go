@@ -50,6 +50,7 @@ func TestQuickRunEndToEnd(t *testing.T) {
 					Errors     uint64  `json:"errors"`
 					CPUPerOpUS float64 `json:"server_cpu_us_per_op"`
 					PeakRSS    uint64  `json:"server_peak_rss_bytes"`
+					LoadRSS    uint64  `json:"server_load_rss_bytes"`
 				} `json:"runs"`
 			} `json:"cells"`
 		} `json:"results"`
@@ -67,9 +68,9 @@ func TestQuickRunEndToEnd(t *testing.T) {
 			t.Errorf("%s c=%d: %d runs, want 1", c.Scenario, c.Concurrency, len(c.Runs))
 		}
 		for _, r := range c.Runs {
-			if r.Requests == 0 || r.RPS <= 0 || r.Errors != 0 || r.CPUPerOpUS <= 0 || r.PeakRSS == 0 {
-				t.Errorf("%s c=%d: requests %d, rps %v, errors %d, cpu/op %v µs, peak RSS %d; want calls, no errors, CPU and RSS measured",
-					c.Scenario, c.Concurrency, r.Requests, r.RPS, r.Errors, r.CPUPerOpUS, r.PeakRSS)
+			if r.Requests == 0 || r.RPS <= 0 || r.Errors != 0 || r.CPUPerOpUS <= 0 || r.PeakRSS == 0 || r.LoadRSS == 0 {
+				t.Errorf("%s c=%d: requests %d, rps %v, errors %d, cpu/op %v µs, RSS under load %d, peak RSS %d; want calls, no errors, CPU and RSS measured",
+					c.Scenario, c.Concurrency, r.Requests, r.RPS, r.Errors, r.CPUPerOpUS, r.LoadRSS, r.PeakRSS)
 			}
 		}
 	}

@@ -40,10 +40,12 @@ type runResult struct {
 	CPUPerOpUS float64 `json:"server_cpu_us_per_op"`
 	// PeakRSS is the server's VmHWM in bytes, read after the run.
 	PeakRSS uint64 `json:"server_peak_rss_bytes"`
-	// RSSAnon and RSSFile split the server's resident memory at the end
-	// of the run into anonymous and file-backed pages.
-	RSSAnon uint64 `json:"server_rss_anon_bytes"`
-	RSSFile uint64 `json:"server_rss_file_bytes"`
+	// LoadRSS is the largest resident set sampled while the run's load
+	// was on (warm-up included), every rssSampleEvery; LoadAnon and
+	// LoadFile split that sample into anonymous and file-backed pages.
+	LoadRSS  uint64 `json:"server_load_rss_bytes"`
+	LoadAnon uint64 `json:"server_load_rss_anon_bytes"`
+	LoadFile uint64 `json:"server_load_rss_file_bytes"`
 }
 
 const (

@@ -64,17 +64,45 @@ func parseStatusKB(raw []byte, name string) (uint64, error) {
 	return 0, fmt.Errorf("%w: no %s in status", errProcFormat, name)
 }
 
-// processRSSParts returns the server's resident memory now, split into
+// rssSample is the server's resident memory at one moment, split into
 // anonymous memory (the Go heap, stacks, Badger's caches) and file-backed
 // pages (the store's memory-mapped files, which the kernel can drop).
-func processRSSParts(pid int) (anon, file uint64, err error) {
+type rssSample struct{ total, anon, file uint64 }
+
+func parseRSSSample(raw []byte) (rssSample, error) {
+	total, err1 := parseStatusKB(raw, "VmRSS")
+	anon, err2 := parseStatusKB(raw, "RssAnon")
+	file, err3 := parseStatusKB(raw, "RssFile")
+	return rssSample{total, anon, file}, errors.Join(err1, err2, err3)
+}
+
+func processRSS(pid int) (rssSample, error) {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0, err
+		return rssSample{}, err
 	}
-	anon, err1 := parseStatusKB(raw, "RssAnon")
-	file, err2 := parseStatusKB(raw, "RssFile")
-	return anon, file, errors.Join(err1, err2)
+	return parseRSSSample(raw)
+}
+
+// rssSampleEvery is how often the server's memory is read under load.
+const rssSampleEvery = 50 * time.Millisecond
+
+// sampleRSS reads the server's resident memory every rssSampleEvery until
+// stop is closed, and returns the largest sample.
+func sampleRSS(pid int, stop <-chan struct{}) rssSample {
+	var peak rssSample
+	t := time.NewTicker(rssSampleEvery)
+	defer t.Stop()
+	for {
+		if s, err := processRSS(pid); err == nil && s.total > peak.total {
+			peak = s
+		}
+		select {
+		case <-stop:
+			return peak
+		case <-t.C:
+		}
+	}
 }
 
 func processCPU(pid int) (time.Duration, error) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"os"
 	"testing"
 	"time"
 )
@@ -67,5 +68,29 @@ func TestParseStatusKBFields(t *testing.T) {
 	// A field name that is a prefix of another is not confused with it.
 	if _, err := parseStatusKB(raw, "Rss"); !errors.Is(err, errProcFormat) {
 		t.Errorf("Rss = %v, want errProcFormat", err)
+	}
+	if got, err := parseRSSSample(raw); err != nil || got != (rssSample{250000 << 10, 100 << 20, 144 << 20}) {
+		t.Errorf("parseRSSSample = %+v, %v", got, err)
+	}
+	if _, err := parseRSSSample([]byte("VmRSS:\t  250000 kB\n")); !errors.Is(err, errProcFormat) {
+		t.Errorf("parseRSSSample without RssAnon = %v, want errProcFormat", err)
+	}
+}
+
+// sampleRSS reads this process's own memory until told to stop, and
+// keeps the largest sample.
+func TestSampleRSS(t *testing.T) {
+	stop := make(chan struct{})
+	done := make(chan rssSample)
+	go func() { done <- sampleRSS(os.Getpid(), stop) }()
+	time.Sleep(3 * rssSampleEvery)
+	close(stop)
+	got := <-done
+	own, err := processRSS(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.total == 0 || got.anon == 0 || got.total < own.total/2 {
+		t.Fatalf("sampled %+v, own RSS now %+v", got, own)
 	}
 }

@@ -112,16 +112,17 @@ func (r *report) writeMarkdown(w io.Writer) {
 	p("- Settings: duration %s after a %s warm-up, %d repetitions, %d gRPC connections per identity (mTLS), concurrency %v, quick %v\n",
 		s.Duration, s.Warmup, s.Reps, s.Conns, s.Concurrency, s.Quick)
 	p("- Server: `latchkey serve` child process, audit trail on, synced store, log level warn, limits raised out of the way\n- Total time: %s\n\n", r.Took)
-	p("Cells are min / **median** / max over repetitions. Server CPU is utime+stime of the server process from /proc/<pid>/stat over the measured window (10 ms resolution), divided by the calls completed in it. Peak RSS is the server's VmHWM.\n\n")
+	p("Cells are min / **median** / max over repetitions. Server CPU is utime+stime of the server process from /proc/<pid>/stat over the measured window (10 ms resolution), divided by the calls completed in it. RSS under load is the largest VmRSS of the server sampled every 50 ms while the run's load was on.\n\n")
 
 	p("## Seeding\n\n| store | what | took |\n|---|---|---|\n")
 	for _, sd := range r.Results.Seeds {
 		p("| %s | %s | %s |\n", sd.Store, sd.What, sd.Took.Round(time.Millisecond))
 	}
-	p("\n## Server processes\n\nPeak RSS is VmHWM over the process's life. Anonymous and file-backed are the largest\nRssAnon and RssFile read at the end of a run: file-backed pages are the store's\nmemory-mapped files, which the kernel can drop under pressure.\n\n| variant | start until TLS accepted | peak RSS (MB) | anonymous (MB) | file-backed (MB) |\n|---|---|---|---|---|\n")
+	p("\n## Server processes\n\nRSS under load is the largest VmRSS sampled every 50 ms while load ran, split into anonymous\nand file-backed pages: file-backed pages are the store's memory-mapped files, which the kernel\ncan drop under pressure. Peak since start is VmHWM, start-up included.\n\n| variant | start until TLS accepted | RSS under load (MB) | anonymous (MB) | file-backed (MB) | peak since start (MB) |\n|---|---|---|---|---|---|\n")
+	mb := func(b uint64) float64 { return float64(b) / (1 << 20) }
 	for _, ph := range r.Results.Phases {
-		p("| %s | %s | %.1f | %.1f | %.1f |\n", ph.Variant, ph.StartTook.Round(time.Millisecond), float64(ph.PeakRSS)/(1<<20),
-			float64(ph.MaxAnon)/(1<<20), float64(ph.MaxFile)/(1<<20))
+		p("| %s | %s | %.1f | %.1f | %.1f | %.1f |\n", ph.Variant, ph.StartTook.Round(time.Millisecond), mb(ph.LoadRSS),
+			mb(ph.LoadAnon), mb(ph.LoadFile), mb(ph.PeakRSS))
 	}
 	f := r.Floor
 	p("\n## Floor (%s)\n\n| operation | µs |\n|---|---|\n| EdDSA sign | %.2f |\n| EdDSA verify | %.2f |\n| ES256 sign | %.2f |\n| ES256 verify | %.2f |\n",
@@ -132,7 +133,7 @@ func (r *report) writeMarkdown(w io.Writer) {
 	for _, c := range r.Results.Cells {
 		if c.Scenario != last {
 			last = c.Scenario
-			p("\n### %s (server: %s)\n\n| c | rps | p50 µs | p99 µs | p99.9 µs | errors | server CPU µs/op | peak RSS MB |\n|---|---|---|---|---|---|---|---|\n", c.Scenario, c.Variant)
+			p("\n### %s (server: %s)\n\n| c | rps | p50 µs | p99 µs | p99.9 µs | errors | server CPU µs/op | RSS under load MB |\n|---|---|---|---|---|---|---|---|\n", c.Scenario, c.Variant)
 		}
 		p("| %d | %s | %s | %s | %s | %s | %s | %s |\n", c.Concurrency, fmtSpread(c.RPS, 0), fmtSpread(c.P50US, 0),
 			fmtSpread(c.P99US, 0), fmtSpread(c.P999US, 0), fmtSpread(c.Errors, 0), fmtSpread(c.CPUPerOpUS, 1), fmtSpread(c.PeakRSSMB, 0))

@@ -122,13 +122,14 @@ func evaluate(res *results, floor floorResult, revs int) []target {
 	}
 	out = append(out, zero)
 	for _, alg := range []string{"EdDSA", "ES256"} {
-		v := math.NaN()
+		load, start := math.NaN(), math.NaN()
 		for _, ph := range res.Phases {
-			if ph.Variant == "keys=100000/"+alg && ph.PeakRSS > 0 {
-				v = float64(ph.PeakRSS) / (1 << 20)
+			if ph.Variant == "keys=100000/"+alg && ph.LoadRSS > 0 {
+				load, start = float64(ph.LoadRSS)/(1<<20), float64(ph.PeakRSS)/(1<<20)
 			}
 		}
-		out = append(out, newTarget("server peak RSS keys=100000/"+alg, fmtNum(v, 1)+" MB", v, "<=", 200))
+		out = append(out, newTarget("server RSS under load keys=100000/"+alg, fmtNum(load, 1)+" MB", load, "<=", 200),
+			newTarget("server peak RSS since start, start-up included, keys=100000/"+alg, fmtNum(start, 1)+" MB", start, "", 0))
 	}
 	for _, s := range []string{"exchange/EdDSA/keys=1", "exchange/ES256/keys=1", intro("distinct", 0), intro("repeated", 0)} {
 		for _, conc := range []int{64, 256} {
