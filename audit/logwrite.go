@@ -31,7 +31,8 @@ const walSyncers = 3
 
 // Under load, a syncer that finds fewer events framed than the last write
 // carried waits up to gatherWait before writing. A sync costs the same
-// CPU whatever it covers (100-150 µs on a virtual disk), so halving the
+// CPU whatever it covers (60-80 µs of CPU on a virtual disk, 100-150 µs
+// before segments were preallocated), so halving the
 // syncs under load gives the exchanges back more CPU than the wait costs
 // them in latency. Below gatherLoad events per write (one caller, a few)
 // nothing waits.

@@ -171,6 +171,9 @@ func (t *Trail) recover(ctx context.Context, dir string, head point) (point, err
 	}
 	w.dropThrough(prev.Seq)
 	t.wal = w
+	// The first segment after a start is made now, not by the first
+	// event to be written.
+	w.prepareAhead()
 	return prev, nil
 }
 

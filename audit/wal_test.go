@@ -22,10 +22,20 @@ func walSegments(t *testing.T, dir string) []string {
 	return m
 }
 
+// smallSegments has tr's log start 64 KiB segments rather than 64 MiB
+// ones: these tests write little, and some need several segments. A spare
+// made at open, of the full size, is made again at the small one.
+func smallSegments(tr *Trail) {
+	tr.wal.spareMu.Lock()
+	defer tr.wal.spareMu.Unlock()
+	tr.wal.segSize, tr.wal.spareReady = 64<<10, false
+}
+
 // An event is acknowledged once the log has it, before the store does.
 func TestLoggedEventsAreAcknowledgedBeforeTheStoreCopy(t *testing.T) {
 	log, dir := newMemLog(), t.TempDir()
 	tr := openTrail(t, Config{Log: log, Key: testKey(t), WALDir: dir})
+	smallSegments(tr)
 	block := make(chan struct{})
 	log.mu.Lock()
 	log.block = block
@@ -99,18 +109,20 @@ func TestOpenRecoversLoggedEvents(t *testing.T) {
 	}
 }
 
-// failingFile fails writes (after writing part of them) until healed.
+// failingFile fails the next write (after writing part of it, if
+// partial) when told to.
 type failingFile struct {
-	*os.File
-	fail, partial bool
+	walFile
+	failNext, partial bool
 }
 
-func (f *failingFile) Write(p []byte) (int, error) {
-	if !f.fail {
-		return f.File.Write(p)
+func (f *failingFile) WriteAt(p []byte, off int64) (int, error) {
+	if !f.failNext {
+		return f.walFile.WriteAt(p, off)
 	}
+	f.failNext = false
 	if f.partial {
-		n, _ := f.File.Write(p[:len(p)/2])
+		n, _ := f.walFile.WriteAt(p[:len(p)/2], off)
 		return n, errors.New("disk full")
 	}
 	return 0, errors.New("disk full")
@@ -124,18 +136,18 @@ func TestFailedLogWriteIsRefusedAndRewritten(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			smallSegments(tr)
 			ff := &failingFile{}
 			tr.wal.create = func(name string) (walFile, error) {
-				f, err := os.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-				ff.File = f
+				f, err := openSegment(name)
+				ff.walFile = f
 				return ff, err
 			}
 			record(t, tr, exchange("k", "a", ResultOK, ""))
-			ff.fail, ff.partial = true, partial
+			ff.failNext, ff.partial = true, partial
 			if _, err := tr.Record(context.Background(), exchange("k", "a", ResultOK, "")); !errors.Is(err, store.ErrUnavailable) {
 				t.Fatalf("Record with the log failing = %v", err)
 			}
-			ff.fail = false
 			if e := record(t, tr, exchange("k2", "a", ResultOK, "")); e.Seq != 2 {
 				t.Fatalf("after the failure the next event is %d, want 2", e.Seq)
 			}
@@ -146,6 +158,7 @@ func TestFailedLogWriteIsRefusedAndRewritten(t *testing.T) {
 			tr.Close()
 			log.setFail(nil)
 			tr2 := openTrail(t, Config{Log: log, Key: key, WALDir: dir})
+			smallSegments(tr2)
 			if res := mustVerify(t, tr2); res.Events != 3 {
 				t.Errorf("verified %d events, want 3", res.Events)
 			}
@@ -156,10 +169,11 @@ func TestFailedLogWriteIsRefusedAndRewritten(t *testing.T) {
 func TestSegmentsAreDroppedOnceStored(t *testing.T) {
 	log, dir, key := newMemLog(), t.TempDir(), testKey(t)
 	tr := openTrail(t, Config{Log: log, Key: key, WALDir: dir})
+	smallSegments(tr)
 	record(t, tr, exchange("k", "a", ResultOK, ""))
 	waitFor(t, func() bool { return tr.indexed.Load() == 1 })
 	// Force a new segment, as a full one would be.
-	tr.wal.size = walSegmentMax
+	tr.wal.size = tr.wal.segSize
 	record(t, tr, exchange("k", "a", ResultOK, ""))
 	waitFor(t, func() bool { return tr.indexed.Load() == 2 })
 	waitFor(t, func() bool { return len(walSegments(t, dir)) == 1 })
@@ -174,6 +188,7 @@ func TestLogThatDoesNotContinueTheStoreIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	smallSegments(tr)
 	log.setFail(errors.New("store down"))
 	for range 3 {
 		record(t, tr, exchange("k", "a", ResultOK, ""))
@@ -189,7 +204,7 @@ func TestLogThatDoesNotContinueTheStoreIsRefused(t *testing.T) {
 }
 
 // syncFailFile fails every sync.
-type syncFailFile struct{ *os.File }
+type syncFailFile struct{ walFile }
 
 func (f syncFailFile) Sync() error { return errors.New("EIO") }
 
@@ -201,9 +216,10 @@ func TestFailedSyncStopsTheTrailUntilReopened(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	smallSegments(tr)
 	record(t, tr, exchange("k", "a", ResultOK, ""))
 	tr.mu.Lock()
-	tr.wal.f = syncFailFile{tr.wal.f.(*os.File)}
+	tr.wal.f = syncFailFile{tr.wal.f}
 	tr.mu.Unlock()
 	if _, err := tr.Record(context.Background(), exchange("k", "a", ResultOK, "")); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("Record with syncs failing = %v", err)
@@ -213,6 +229,7 @@ func TestFailedSyncStopsTheTrailUntilReopened(t *testing.T) {
 	}
 	tr.Close()
 	tr2 := openTrail(t, Config{Log: log, Key: key, WALDir: dir})
+	smallSegments(tr2)
 	if e := record(t, tr2, exchange("k", "a", ResultOK, "")); e.Seq < 2 {
 		t.Errorf("after reopening the next event is %d", e.Seq)
 	}
@@ -220,13 +237,17 @@ func TestFailedSyncStopsTheTrailUntilReopened(t *testing.T) {
 }
 
 // Under concurrent load every frame in the log decodes and the events
-// replay in order: the frame buffers are never shared while written.
+// replay in order, across the segments they filled: the frame buffers
+// are never shared while written.
 func TestConcurrentRecordsReplayFromTheLog(t *testing.T) {
 	log, dir, key := newMemLog(), t.TempDir(), testKey(t)
 	tr, err := Open(context.Background(), Config{Log: log, Key: key, WALDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
+	smallSegments(tr)
+	// With the store down no segment is dropped.
+	log.setFail(errors.New("store down"))
 	const workers, each = 64, 200
 	var wg sync.WaitGroup
 	for range workers {
@@ -256,5 +277,8 @@ func TestConcurrentRecordsReplayFromTheLog(t *testing.T) {
 		if r.Seq != uint64(i+1) {
 			t.Fatalf("replayed event %d has seq %d", i, r.Seq)
 		}
+	}
+	if len(w.segs) < 10 {
+		t.Errorf("the events filled %d segments, want many", len(w.segs))
 	}
 }

@@ -45,8 +45,10 @@ func (s *tokenService) ExchangeToken(ctx context.Context, req *latchkeyv1.Exchan
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	s.log.DebugContext(ctx, "token issued", "key_id", res.keyID, "jti", res.token.JTI,
-		"scope", strings.Join(res.grant.Scopes, " "), "expires_at", res.token.ExpiresAt)
+	if s.log.Enabled(ctx, slog.LevelDebug) {
+		s.log.DebugContext(ctx, "token issued", "key_id", res.keyID, "jti", res.token.JTI,
+			"scope", strings.Join(res.grant.Scopes, " "), "expires_at", res.token.ExpiresAt)
+	}
 	return &latchkeyv1.ExchangeTokenResponse{
 		AccessToken: res.token.Raw,
 		TokenType:   "Bearer",
