@@ -11,8 +11,9 @@ import (
 // Key prefixes. Every record type has its own prefix so that a scan of one
 // type never decodes another.
 const (
-	keyPrefix  = "key/"
-	signPrefix = "sign/"
+	keyPrefix   = "key/"
+	usagePrefix = "kuse/"
+	signPrefix  = "sign/"
 )
 
 // wireVersion is bumped when a record's encoding changes, so an old binary

@@ -97,7 +97,8 @@ func TestVersion1RecordsStillLoad(t *testing.T) {
 				return store.KeyRecord{}, err
 			}
 			return s.GetKey(ctx, "legacy")
-		}, func(r *store.KeyRecord) { r.LastUsedAt, r.UseCount = used, 4 }, keyWireVersion},
+			// A flush writes beside the record, leaving it as it was.
+		}, func(r *store.KeyRecord) { r.LastUsedAt, r.UseCount = used, 4 }, keyWireV1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -207,10 +208,10 @@ func TestStoredRecordsRedactBothHashes(t *testing.T) {
 	}
 }
 
-// A batch of large records can exceed Badger's transaction size; the fold
-// must stop at the limit and leave the rest for the next transaction
-// rather than fail the whole flush.
-func TestFoldUsageStopsAtTransactionLimit(t *testing.T) {
+// A flush writes usage entries only: the records, however large, are not
+// rewritten, so a whole batch fits one transaction, and a later read adds
+// the usage in.
+func TestFoldUsageLeavesRecordsAlone(t *testing.T) {
 	ctx := context.Background()
 	s := mustOpen(t, Options{InMemory: true, EncryptionKey: newKey(t)})
 	var batch []store.KeyUsage
@@ -222,20 +223,41 @@ func TestFoldUsageStopsAtTransactionLimit(t *testing.T) {
 		if err := s.CreateKey(ctx, rec); err != nil {
 			t.Fatal(err)
 		}
-		batch = append(batch, store.KeyUsage{ID: rec.ID, Count: 1})
+		batch = append(batch, store.KeyUsage{ID: rec.ID, LastUsedAt: time.Unix(int64(1000+i), 5), Count: uint64(i + 1)})
 	}
+	raw := func(id string) (key, usage []byte) {
+		t.Helper()
+		if err := s.db.View(func(txn *badger.Txn) error {
+			var err error
+			if key, _, err = get(txn, keyKey(id)); err != nil {
+				return err
+			}
+			usage, _, err = get(txn, usageKey(id))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return key, usage
+	}
+	before, _ := raw(batch[7].ID)
 	txn := s.db.NewTransaction(true)
 	n, err := foldUsage(txn, batch)
-	txn.Discard()
-	if err != nil || n == 0 || n >= len(batch) {
-		t.Fatalf("foldUsage = %d, %v; want a partial batch and no error", n, err)
+	if err != nil || n != len(batch) {
+		t.Fatalf("foldUsage = %d, %v; want the whole batch of %d", n, err, len(batch))
 	}
-	if err := s.RecordUsage(ctx, batch); err != nil {
-		t.Fatalf("RecordUsage: %v", err)
+	if err := txn.Commit(); err != nil {
+		t.Fatalf("commit: %v", err)
 	}
-	for _, u := range []string{batch[0].ID, batch[n].ID, batch[len(batch)-1].ID} {
-		if got := mustGetKey(t, s, u); got.UseCount != 1 {
-			t.Fatalf("%s: UseCount = %d, want 1", u, got.UseCount)
+	after, usage := raw(batch[7].ID)
+	if !bytes.Equal(before, after) {
+		t.Fatal("a usage flush rewrote the key record")
+	}
+	if len(usage) != usageWireLen {
+		t.Fatalf("usage entry of %d bytes, want %d", len(usage), usageWireLen)
+	}
+	for _, u := range []store.KeyUsage{batch[0], batch[7], batch[len(batch)-1]} {
+		if got := mustGetKey(t, s, u.ID); got.UseCount != u.Count || !got.LastUsedAt.Equal(u.LastUsedAt) {
+			t.Fatalf("%s: used %d at %v, want %d at %v", u.ID, got.UseCount, got.LastUsedAt, u.Count, u.LastUsedAt)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package badger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/dgraph-io/badger/v4"
@@ -33,6 +34,10 @@ func (s *Store) CreateKey(ctx context.Context, rec store.KeyRecord) error {
 		if found {
 			return fmt.Errorf("%w: key %q", store.ErrAlreadyExists, rec.ID)
 		}
+		// Usage left by an earlier key of the same id is not this key's.
+		if err := dropUsage(txn, rec.ID); err != nil {
+			return err
+		}
 		return set(txn, badger.NewEntry(keyKey(rec.ID), val))
 	})
 }
@@ -55,6 +60,7 @@ func (s *Store) GetKey(ctx context.Context, id string) (store.KeyRecord, error) 
 	return rec, err
 }
 
+// readKey returns the record with its usage entry added in.
 func readKey(txn *badger.Txn, id string) (store.KeyRecord, error) {
 	val, found, err := get(txn, keyKey(id))
 	if err != nil {
@@ -63,7 +69,31 @@ func readKey(txn *badger.Txn, id string) (store.KeyRecord, error) {
 	if !found {
 		return store.KeyRecord{}, fmt.Errorf("%w: key %q", store.ErrNotFound, id)
 	}
-	return decodeKey(id, val)
+	rec, err := decodeKey(id, val)
+	if err != nil {
+		return store.KeyRecord{}, err
+	}
+	u, found, err := readUsage(txn, id)
+	if err != nil {
+		return store.KeyRecord{}, err
+	}
+	if found {
+		store.ApplyUsage(&rec, u)
+	}
+	return rec, nil
+}
+
+// dropUsage deletes the usage entry of id, if there is one.
+func dropUsage(txn *badger.Txn, id string) error {
+	if _, err := txn.Get(usageKey(id)); errors.Is(err, badger.ErrKeyNotFound) {
+		return nil
+	} else if err != nil {
+		return unavailable("read", err)
+	}
+	if err := txn.Delete(usageKey(id)); err != nil {
+		return unavailable("write", err)
+	}
+	return nil
 }
 
 // UpdateKey applies fn to the current record and stores the result in one
@@ -98,6 +128,10 @@ func (s *Store) UpdateKey(ctx context.Context, id string, fn func(*store.KeyReco
 			return err
 		}
 		out = rec
+		// The record now holds the usage readKey added in.
+		if err := dropUsage(txn, id); err != nil {
+			return err
+		}
 		return set(txn, badger.NewEntry(keyKey(id), val))
 	})
 	if err != nil {
@@ -140,6 +174,12 @@ func (s *Store) ListKeys(ctx context.Context, q store.KeyQuery) (store.KeyPage, 
 		opts.Prefix = []byte(keyPrefix)
 		it := txn.NewIterator(opts)
 		defer it.Close()
+		// Usage entries are read alongside, in the same id order.
+		uopts := badger.DefaultIteratorOptions
+		uopts.Prefix = []byte(usagePrefix)
+		uit := txn.NewIterator(uopts)
+		defer uit.Close()
+		uit.Seek([]byte(usagePrefix + string(start[len(keyPrefix):])))
 		for it.Seek(start); it.ValidForPrefix(opts.Prefix); it.Next() {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -152,6 +192,9 @@ func (s *Store) ListKeys(ctx context.Context, q store.KeyQuery) (store.KeyPage, 
 			}
 			rec, err := decodeKey(id, val)
 			if err != nil {
+				return err
+			}
+			if err := addUsage(uit, &rec); err != nil {
 				return err
 			}
 			if !q.Matches(rec) {
@@ -170,6 +213,32 @@ func (s *Store) ListKeys(ctx context.Context, q store.KeyQuery) (store.KeyPage, 
 		return store.KeyPage{}, err
 	}
 	return page, nil
+}
+
+// addUsage moves uit, an iterator over usage entries, up to rec's id and
+// adds rec's entry, if it has one, to rec.
+func addUsage(uit *badger.Iterator, rec *store.KeyRecord) error {
+	want := usagePrefix + rec.ID
+	for ; uit.ValidForPrefix([]byte(usagePrefix)); uit.Next() {
+		k := string(uit.Item().Key())
+		if k < want {
+			continue
+		}
+		if k > want {
+			return nil
+		}
+		val, err := uit.Item().ValueCopy(nil)
+		if err != nil {
+			return unavailable("read", err)
+		}
+		u, err := decodeUsage(rec.ID, val)
+		if err != nil {
+			return err
+		}
+		store.ApplyUsage(rec, u)
+		return nil
+	}
+	return nil
 }
 
 func set(txn *badger.Txn, e *badger.Entry) error {

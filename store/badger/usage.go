@@ -2,20 +2,76 @@ package badger
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/latchkeyhq/latchkey/store"
 )
 
-// RecordUsage folds usage into the stored records, one transaction per up
-// to store.MaxUsageBatch keys. Entries for the same id are merged first.
-// Ids that name no stored key, including ids no key could have, are
-// skipped: the key may have been deleted since its use was counted, and
-// one stale entry must not lose the rest of the flush.
+// Usage lives beside the key records, under usagePrefix: a few bytes per
+// key holding the last use and the count since the record last took them
+// in. A flush then writes those few bytes for every key used, instead of
+// rewriting each whole record (its history, scopes and labels): with many
+// busy keys that was most of the store's writing, and of its compactions.
+// Reading a record adds its usage entry to the usage the record holds;
+// UpdateKey writes the sum into the record and deletes the entry in the
+// same transaction, so nothing is counted twice. Records written before
+// usage had a keyspace of its own hold their usage and read the same way.
+const usageWireLen = 20
+
+func usageKey(id string) []byte { return []byte(usagePrefix + id) }
+
+// encodeUsage is Unix seconds, nanoseconds (0xFFFFFFFF for the zero
+// time) and the count, big-endian.
+func encodeUsage(u store.KeyUsage) []byte {
+	b := make([]byte, usageWireLen)
+	if u.LastUsedAt.IsZero() {
+		binary.BigEndian.PutUint32(b[8:], math.MaxUint32)
+	} else {
+		binary.BigEndian.PutUint64(b, uint64(u.LastUsedAt.Unix()))
+		binary.BigEndian.PutUint32(b[8:], uint32(u.LastUsedAt.Nanosecond()))
+	}
+	binary.BigEndian.PutUint64(b[12:], u.Count)
+	return b
+}
+
+func decodeUsage(id string, b []byte) (store.KeyUsage, error) {
+	if len(b) != usageWireLen {
+		return store.KeyUsage{}, corrupt("usage", id, fmt.Errorf("%d bytes, want %d", len(b), usageWireLen))
+	}
+	u := store.KeyUsage{ID: id, Count: binary.BigEndian.Uint64(b[12:])}
+	switch nanos := binary.BigEndian.Uint32(b[8:]); {
+	case nanos == math.MaxUint32:
+	case nanos < 1e9:
+		u.LastUsedAt = time.Unix(int64(binary.BigEndian.Uint64(b)), int64(nanos)).UTC()
+	default:
+		return store.KeyUsage{}, corrupt("usage", id, fmt.Errorf("nanoseconds %d out of range", nanos))
+	}
+	return u, nil
+}
+
+// readUsage returns the usage entry of id, if it has one.
+func readUsage(txn *badger.Txn, id string) (store.KeyUsage, bool, error) {
+	val, found, err := get(txn, usageKey(id))
+	if err != nil || !found {
+		return store.KeyUsage{}, false, err
+	}
+	u, err := decodeUsage(id, val)
+	return u, err == nil, err
+}
+
+// RecordUsage folds usage into the usage entries of the keys, one
+// transaction per up to store.MaxUsageBatch keys. Entries for the same id
+// are merged first. Ids that name no stored key, including ids no key
+// could have, are skipped: the key may have been deleted since its use was
+// counted, and one stale entry must not lose the rest of the flush.
 func (s *Store) RecordUsage(ctx context.Context, usage []store.KeyUsage) error {
 	done, err := s.enter(ctx)
 	if err != nil {
@@ -39,28 +95,26 @@ func (s *Store) RecordUsage(ctx context.Context, usage []store.KeyUsage) error {
 	return nil
 }
 
-// foldUsage applies as much of batch as fits in txn and reports how many
-// entries it covered. Large histories can make a full batch exceed
-// Badger's transaction limit; the rest then goes in the next transaction.
+// foldUsage applies batch in txn and reports how many entries it covered.
+// A usage entry is usageWireLen bytes, so store.MaxUsageBatch of them
+// stay far below Badger's transaction limit; should a smaller limit be
+// met, the rest goes in the next transaction.
 func foldUsage(txn *badger.Txn, batch []store.KeyUsage) (int, error) {
 	for i, u := range batch {
-		val, found, err := get(txn, keyKey(u.ID))
-		if err != nil {
-			return 0, err
-		}
-		if !found {
+		if _, err := txn.Get(keyKey(u.ID)); errors.Is(err, badger.ErrKeyNotFound) {
 			continue
+		} else if err != nil {
+			return 0, unavailable("read", err)
 		}
-		rec, err := decodeKey(u.ID, val)
+		stored, _, err := readUsage(txn, u.ID)
 		if err != nil {
 			return 0, err
 		}
-		store.ApplyUsage(&rec, u)
-		val, err = encodeKey(rec)
-		if err != nil {
-			return 0, err
+		if u.LastUsedAt.After(stored.LastUsedAt) {
+			stored.LastUsedAt = u.LastUsedAt
 		}
-		if err := txn.SetEntry(badger.NewEntry(keyKey(u.ID), val)); err != nil {
+		stored.Count = store.AddSaturating(stored.Count, u.Count)
+		if err := txn.SetEntry(badger.NewEntry(usageKey(u.ID), encodeUsage(stored))); err != nil {
 			if errors.Is(err, badger.ErrTxnTooBig) && i > 0 {
 				return i, nil
 			}
