@@ -13,9 +13,11 @@ const (
 	indexRetryMin = 50 * time.Millisecond
 	indexRetryMax = 5 * time.Second
 	// A synced store write costs about as much CPU as a few hundred
-	// events, so the copy waits for indexBatch events or indexDelay,
-	// whichever comes first, unless a reader is waiting for it.
-	indexBatch = 256
+	// events, and its index entries are one per distinct term, so the
+	// copy waits for a full batch or indexDelay, whichever comes first,
+	// unless a reader is waiting for it. The log keeps the events durable
+	// meanwhile.
+	indexBatch = store.MaxAuditBatch
 	indexDelay = 100 * time.Millisecond
 )
 
