@@ -80,6 +80,7 @@ type Trail struct {
 	stopSync     bool
 	lastWrite    int           // events in the last write to the log
 	gather       time.Duration // see gatherWait
+	gathering    bool          // a syncer is gathering; the others wait
 	walFailed    error
 	syncers      sync.WaitGroup
 	acks         chan syncDone
