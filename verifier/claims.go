@@ -4,11 +4,9 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -49,63 +47,73 @@ type payload struct {
 	hasNbf                              bool
 }
 
+// requiredClaims must all be present; scope and nbf may be left out.
+var requiredClaims = [...]string{"iss", "sub", "aud", "exp", "iat", "jti", "client_id", "cnf"}
+
 // parsePayload reads the claims with exact member names and types. Every
 // required claim must be present and nothing else may be: the only tokens
 // to accept are Latchkey's, and it always writes the same members.
 func parsePayload(b []byte) (payload, error) {
-	if err := strictObject(b); err != nil {
+	var buf [12]member
+	members, err := objectMembers(b, buf[:0])
+	if err != nil {
 		return payload{}, fmt.Errorf("%w: payload: %w", errMalformed, err)
 	}
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(b, &members); err != nil {
-		return payload{}, fmt.Errorf("%w: payload is not a JSON object", errMalformed)
+	// A missing claim is reported before any other fault, the first in
+	// requiredClaims' order.
+	var present [len(requiredClaims)]bool
+	for _, m := range members {
+		for i, name := range requiredClaims {
+			if string(m.name) == name {
+				present[i] = true
+			}
+		}
 	}
-	for _, name := range [...]string{"iss", "sub", "aud", "exp", "iat", "jti", "client_id", "cnf"} {
-		if _, ok := members[name]; !ok {
+	for i, name := range requiredClaims {
+		if !present[i] {
 			return payload{}, fmt.Errorf("%w: %s is missing", errClaims, name)
 		}
 	}
 	var p payload
-	for name, raw := range members {
+	for _, m := range members {
 		var err error
-		switch name {
+		switch string(m.name) {
 		case "iss":
-			p.iss, err = stringMember(raw)
+			p.iss, err = stringMember(m.value)
 		case "sub":
-			p.sub, err = stringMember(raw)
+			p.sub, err = stringMember(m.value)
 		case "jti":
-			p.jti, err = stringMember(raw)
+			p.jti, err = stringMember(m.value)
 		case "client_id":
-			p.clientID, err = stringMember(raw)
+			p.clientID, err = stringMember(m.value)
 		case "scope":
-			p.scope, err = stringMember(raw)
+			p.scope, err = stringMember(m.value)
 		case "aud":
-			p.aud, err = audienceMember(raw)
+			p.aud, err = audienceMember(m.value)
 		case "exp":
-			p.exp, err = dateMember(raw)
+			p.exp, err = dateMember(m.value)
 		case "iat":
-			p.iat, err = dateMember(raw)
+			p.iat, err = dateMember(m.value)
 		case "nbf":
 			p.hasNbf = true
-			p.nbf, err = dateMember(raw)
+			p.nbf, err = dateMember(m.value)
 		case "cnf":
-			p.cnf, err = cnfMember(raw)
+			p.cnf, err = cnfMember(m.value)
 		default:
 			return payload{}, fmt.Errorf("%w: unexpected claim", errClaims)
 		}
 		if err != nil {
-			return payload{}, fmt.Errorf("%w: %s: %w", errClaims, name, err)
+			return payload{}, fmt.Errorf("%w: %s: %w", errClaims, m.name, err)
 		}
 	}
 	return p, nil
 }
 
-func stringMember(raw json.RawMessage) (string, error) {
-	if len(raw) == 0 || raw[0] != '"' {
-		return "", errClaimType
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+// stringMember reads a member that must be a JSON string; raw is nil when
+// the member is absent.
+func stringMember(raw []byte) (string, error) {
+	s, ok := unquote(raw)
+	if !ok {
 		return "", errClaimType
 	}
 	return s, nil
@@ -113,35 +121,41 @@ func stringMember(raw json.RawMessage) (string, error) {
 
 // dateMember accepts only plain non-negative integers, as Latchkey writes
 // them: no fractions, exponents, signs or strings.
-func dateMember(raw json.RawMessage) (int64, error) {
+func dateMember(raw []byte) (int64, error) {
 	if len(raw) == 0 || len(raw) > 12 {
 		return 0, errClaimDate
 	}
+	// Twelve digits cannot overflow an int64.
+	var v int64
 	for _, c := range raw {
 		if c < '0' || c > '9' {
 			return 0, errClaimDate
 		}
+		v = v*10 + int64(c-'0')
 	}
-	v, err := strconv.ParseInt(string(raw), 10, 64)
-	if err != nil || v > latestNumericDate {
+	if v > latestNumericDate {
 		return 0, errClaimDate
 	}
 	return v, nil
 }
 
 // audienceMember accepts a string or an array of strings (RFC 7519 4.1.3).
-func audienceMember(raw json.RawMessage) ([]string, error) {
+func audienceMember(raw []byte) ([]string, error) {
 	if len(raw) > 0 && raw[0] == '"' {
 		s, err := stringMember(raw)
 		return []string{s}, err
 	}
-	var members []json.RawMessage
-	if len(raw) == 0 || raw[0] != '[' || json.Unmarshal(raw, &members) != nil {
+	if len(raw) == 0 || raw[0] != '[' {
 		return nil, errClaimType
 	}
-	out := make([]string, 0, len(members))
-	for _, m := range members {
-		s, err := stringMember(m)
+	var buf [4][]byte
+	elems, err := arrayElements(raw, buf[:0])
+	if err != nil {
+		return nil, errClaimType
+	}
+	out := make([]string, 0, len(elems))
+	for _, e := range elems {
+		s, err := stringMember(e)
 		if err != nil {
 			return nil, err
 		}
@@ -151,16 +165,16 @@ func audienceMember(raw json.RawMessage) ([]string, error) {
 }
 
 // cnfMember accepts an object holding x5t#S256 and nothing else.
-func cnfMember(raw json.RawMessage) (string, error) {
-	var members map[string]json.RawMessage
-	if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &members) != nil || len(members) != 1 {
+func cnfMember(raw []byte) (string, error) {
+	if len(raw) == 0 || raw[0] != '{' {
 		return "", errClaimType
 	}
-	v, ok := members["x5t#S256"]
-	if !ok {
+	var buf [2]member
+	members, err := objectMembers(raw, buf[:0])
+	if err != nil || len(members) != 1 || string(members[0].name) != "x5t#S256" {
 		return "", errClaimType
 	}
-	return stringMember(v)
+	return stringMember(members[0].value)
 }
 
 // checkClaims applies the rules that need the configuration and the clock,

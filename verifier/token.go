@@ -2,7 +2,6 @@ package verifier
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -46,36 +45,52 @@ func parseHeader(seg string) (joseHeader, error) {
 	if err != nil {
 		return joseHeader{}, fmt.Errorf("%w: header is not canonical base64url", errMalformed)
 	}
-	if err := strictObject(b); err != nil {
+	var buf [4]member
+	members, err := objectMembers(b, buf[:0])
+	if err != nil {
 		return joseHeader{}, fmt.Errorf("%w: header: %w", errMalformed, err)
 	}
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(b, &members); err != nil {
-		return joseHeader{}, fmt.Errorf("%w: header is not a JSON object", errMalformed)
-	}
-	for _, name := range forbiddenHeaders {
-		if _, ok := members[name]; ok {
-			return joseHeader{}, fmt.Errorf("%w: %s is not accepted", errHeader, name)
+	// A forbidden member is named in preference to any other fault, and
+	// the first of them in forbiddenHeaders' order, whatever the order of
+	// the members: the reason given must not depend on how they were laid out.
+	var typ, alg, kid []byte
+	forbidden, unexpected := len(forbiddenHeaders), false
+	for _, m := range members {
+		switch string(m.name) {
+		case "typ":
+			typ = m.value
+		case "alg":
+			alg = m.value
+		case "kid":
+			kid = m.value
+		default:
+			unexpected = true
+			for i, name := range forbiddenHeaders[:forbidden] {
+				if string(m.name) == name {
+					forbidden = i
+					break
+				}
+			}
 		}
 	}
-	for name := range members {
-		if name != "alg" && name != "typ" && name != "kid" {
-			return joseHeader{}, fmt.Errorf("%w: unexpected member", errHeader)
-		}
+	if forbidden < len(forbiddenHeaders) {
+		return joseHeader{}, fmt.Errorf("%w: %s is not accepted", errHeader, forbiddenHeaders[forbidden])
 	}
-	typ, err := stringMember(members["typ"])
-	if err != nil || !isAccessTokenType(typ) {
+	if unexpected {
+		return joseHeader{}, fmt.Errorf("%w: unexpected member", errHeader)
+	}
+	if t, ok := unquoteBytes(typ); !ok || !isAccessTokenType(string(t)) {
 		return joseHeader{}, fmt.Errorf("%w: typ must be at+jwt", errHeader)
 	}
-	alg, err := stringMember(members["alg"])
-	if err != nil || alg == "" {
+	algS, err := stringMember(alg)
+	if err != nil || algS == "" {
 		return joseHeader{}, fmt.Errorf("%w: alg must be a string", errHeader)
 	}
-	kid, err := stringMember(members["kid"])
-	if err != nil || kid == "" {
+	kidS, err := stringMember(kid)
+	if err != nil || kidS == "" {
 		return joseHeader{}, fmt.Errorf("%w: kid must be a non-empty string", errHeader)
 	}
-	return joseHeader{alg: alg, kid: kid}, nil
+	return joseHeader{alg: algS, kid: kidS}, nil
 }
 
 // isAccessTokenType accepts at+jwt with or without the application/ prefix,
