@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/store"
@@ -52,29 +53,9 @@ type loggedReq struct {
 }
 
 func (t *Trail) recordLogged(ctx context.Context, req *request) (Event, error) {
-	t.mu.Lock()
-	if t.closed {
-		t.mu.Unlock()
-		return Event{}, ErrClosed
-	}
-	if t.walFailed != nil {
-		t.mu.Unlock()
-		return Event{}, t.walFailed
-	}
-	req.e.Seq, req.e.Prev, req.e.Time = t.head.Seq+1, t.head.MAC, t.now().UTC()
-	rec, err := t.key.seal(&req.e)
-	if err == nil {
-		t.frames, err = t.wal.frame(t.frames, rec)
-	}
-	if err != nil {
-		t.mu.Unlock()
+	if err := t.enqueue(req); err != nil {
 		return Event{}, err
 	}
-	t.head = point{Seq: req.e.Seq, MAC: req.e.MAC}
-	t.headSeq.Store(req.e.Seq)
-	t.unwritten = append(t.unwritten, loggedReq{request: req, rec: rec})
-	t.syncCond.Signal()
-	t.mu.Unlock()
 	select {
 	case err := <-req.done:
 		if err != nil {
@@ -83,6 +64,66 @@ func (t *Trail) recordLogged(ctx context.Context, req *request) (Event, error) {
 		return req.e, nil
 	case <-ctx.Done():
 		return Event{}, ctx.Err()
+	}
+}
+
+// enqueue seals req's event, frames it for the log and hands it to the
+// syncers, which answer on req.done once it is durable.
+func (t *Trail) enqueue(req *request) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return ErrClosed
+	}
+	if t.walFailed != nil {
+		return t.walFailed
+	}
+	req.e.Seq, req.e.Prev, req.e.Time = t.head.Seq+1, t.head.MAC, t.now().UTC()
+	rec, err := t.key.seal(&req.e)
+	if err == nil {
+		t.frames, err = t.wal.frame(t.frames, rec)
+	}
+	if err != nil {
+		return err
+	}
+	t.head = point{Seq: req.e.Seq, MAC: req.e.MAC}
+	t.headSeq.Store(req.e.Seq)
+	t.unwritten = append(t.unwritten, loggedReq{request: req, rec: rec})
+	t.syncCond.Signal()
+	return nil
+}
+
+// waitTimers are reused by RecordWithin: every audited call waits on one,
+// and a fresh timer with its context per call was a measurable part of an
+// audited exchange's cost.
+var waitTimers = sync.Pool{New: func() any { return time.NewTimer(time.Hour) }}
+
+// RecordWithin is Record for a caller that waits at most d and has no
+// context of its own to cancel the wait: it returns
+// context.DeadlineExceeded when d passes first (the event may still be
+// written), and otherwise what Record would.
+func (t *Trail) RecordWithin(e Event, d time.Duration) error {
+	if t.wal == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
+		_, err := t.Record(ctx, e)
+		return err
+	}
+	req := &request{e: e, done: make(chan error, 1)}
+	if err := t.enqueue(req); err != nil {
+		return err
+	}
+	tm := waitTimers.Get().(*time.Timer)
+	tm.Reset(d)
+	defer func() {
+		tm.Stop()
+		waitTimers.Put(tm)
+	}()
+	select {
+	case err := <-req.done:
+		return err
+	case <-tm.C:
+		return context.DeadlineExceeded
 	}
 }
 

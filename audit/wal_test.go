@@ -282,3 +282,47 @@ func TestConcurrentRecordsReplayFromTheLog(t *testing.T) {
 		t.Errorf("the events filled %d segments, want many", len(w.segs))
 	}
 }
+
+// stallingFile holds every sync until release is closed.
+type stallingFile struct {
+	walFile
+	release <-chan struct{}
+}
+
+func (f stallingFile) Sync() error {
+	<-f.release
+	return f.walFile.Sync()
+}
+
+// RecordWithin waits at most its bound for the event to be durable, and
+// the event it gave up on is still written, in order, once the disk
+// answers.
+func TestRecordWithinBoundsTheWait(t *testing.T) {
+	log, key := newMemLog(), testKey(t)
+	release := make(chan struct{})
+	tr := openTrail(t, Config{Log: log, Key: key, WALDir: t.TempDir()})
+	smallSegments(tr)
+	tr.wal.create = func(name string) (walFile, error) {
+		f, err := openSegment(name)
+		return stallingFile{walFile: f, release: release}, err
+	}
+	start := time.Now()
+	if err := tr.RecordWithin(exchange("k", "a", ResultOK, ""), 50*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("RecordWithin with the disk stalled = %v, want DeadlineExceeded", err)
+	}
+	if took := time.Since(start); took < 50*time.Millisecond || took > 5*time.Second {
+		t.Fatalf("RecordWithin gave up after %v, want 50ms", took)
+	}
+	close(release)
+	if err := tr.RecordWithin(exchange("k2", "a", ResultOK, ""), 5*time.Second); err != nil {
+		t.Fatalf("RecordWithin once the disk answers = %v", err)
+	}
+	waitFor(t, func() bool { return tr.indexed.Load() == 2 })
+	if res := mustVerify(t, tr); res.Events != 2 {
+		t.Fatalf("verified %d events, want both", res.Events)
+	}
+	page, err := tr.Query(context.Background(), Query{})
+	if err != nil || len(page.Events) != 2 || page.Events[0].KeyID != "k" || page.Events[1].KeyID != "k2" {
+		t.Fatalf("events after the stall = %+v, %v", page.Events, err)
+	}
+}

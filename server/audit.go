@@ -61,10 +61,7 @@ func auditUnary(trail *audit.Trail, log *slog.Logger, observe eventSink) grpc.Un
 		// The event is written even when the call's own deadline has
 		// passed: a timed-out call is audited too, and its caller gets the
 		// call's error rather than the audit's.
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditWriteTimeout)
-		_, aerr := trail.Record(actx, *ev)
-		cancel()
-		if aerr != nil {
+		if aerr := trail.RecordWithin(*ev, auditWriteTimeout); aerr != nil {
 			log.ErrorContext(ctx, "audit trail write failed; refusing the response", "method", info.FullMethod, "error", aerr)
 			return nil, status.Error(codes.Unavailable, "audit trail unavailable; try again")
 		}
