@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -40,5 +41,27 @@ func BenchmarkKeyedAllow(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// BenchmarkGCWithTrackedKeys measures a full garbage collection while a
+// limiter tracks 100k keys: the marking work the per-key state adds to every
+// cycle of the server's collector.
+func BenchmarkGCWithTrackedKeys(b *testing.B) {
+	const nKeys = 100_000
+	k := NewKeyed(KeyedConfig{MaxKeys: 2 * nKeys})
+	lim := Limit{PerSecond: 1, Burst: 2}
+	for i := range nKeys {
+		k.Allow("root-key-"+strconv.Itoa(i), lim)
+	}
+	runtime.GC()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		runtime.GC()
+	}
+	b.StopTimer()
+	if n := k.Len(); n != nKeys {
+		b.Fatalf("Len = %d, want %d", n, nKeys)
 	}
 }

@@ -22,6 +22,16 @@
 //     the last to go; Keyed.Evicted counts these evictions so the server can
 //     alert on them.
 //
+// A Keyed limiter does not keep the keys it is given. Each shard maps a
+// 64-bit hash of the key, seeded at random per limiter, to a bucket held by
+// value, and neither holds a pointer: the garbage collector never scans the
+// buckets, however many keys are tracked. The cost is that two keys whose
+// hashes collide share one bucket. That is a matter of chance, not of
+// choice: about n²/2⁶⁵ for n tracked keys (some 3e-10 at 100,000), and
+// nobody can search for a colliding key without the seed, which never leaves
+// the process. The token arithmetic is the package's own and matches
+// golang.org/x/time/rate's decision for decision.
+//
 // Eviction work is amortised: a shard is swept once per as many inserts as it
 // may hold, and an eviction under pressure looks at a fixed number of entries.
 // No call scans every bucket.
@@ -32,6 +42,9 @@
 //
 // The package must never do I/O, log, start goroutines, block waiting for
 // tokens, or import gRPC: mapping a Decision to a status is the server's job.
-// Keys are held in memory as long as their bucket lives, so callers pass a
-// key id or an identity, never a root key secret.
+// It must never put a pointer in the per-key state, and it never promises
+// that distinct keys have distinct buckets, only that sharing one is as
+// unlikely as a 64-bit hash collision and cannot be aimed at. It keeps only
+// a non-cryptographic hash of each key, which is no protection for a secret,
+// so callers still pass a key id or an identity, never a root key secret.
 package ratelimit

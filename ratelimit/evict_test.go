@@ -12,7 +12,7 @@ func sweepAll(k *Keyed) {
 	for i := range k.shards {
 		s := &k.shards[i]
 		s.mu.Lock()
-		s.sweep(k.now(), k.idleAfter)
+		s.sweep(k.ticks(), k.idleAfter)
 		s.mu.Unlock()
 	}
 }

@@ -9,10 +9,14 @@ import (
 // whatever key or identity they come from. It is safe for concurrent use.
 type Global struct {
 	now func() time.Time
+	// epoch is the first reading of now; b keeps times as nanoseconds since
+	// it.
+	epoch time.Time
 
 	mu sync.Mutex
-	// b.tb is nil while the limit is unlimited.
-	b bucket
+	// limited is false while the limit is unlimited; b is then unused.
+	limited bool
+	b       bucket
 }
 
 // NewGlobal returns a Global limiter starting full at lim. A zero or invalid
@@ -21,7 +25,7 @@ func NewGlobal(lim Limit, now func() time.Time) *Global {
 	if now == nil {
 		now = time.Now
 	}
-	g := &Global{now: now}
+	g := &Global{now: now, epoch: now()}
 	g.SetLimit(lim)
 	return g
 }
@@ -31,10 +35,10 @@ func NewGlobal(lim Limit, now func() time.Time) *Global {
 func (g *Global) Allow() Decision {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.b.tb == nil {
+	if !g.limited {
 		return Decision{OK: true}
 	}
-	return g.b.take(g.now())
+	return g.b.take(g.ticks())
 }
 
 // SetLimit changes the limit for the next call. Changing between two valid
@@ -46,10 +50,14 @@ func (g *Global) SetLimit(lim Limit) {
 	defer g.mu.Unlock()
 	switch {
 	case !lim.Valid():
-		g.b = bucket{}
-	case g.b.tb == nil:
-		g.b = newBucket(lim)
+		g.limited, g.b = false, bucket{}
+	case !g.limited:
+		g.limited, g.b = true, newBucket(lim, g.ticks())
 	default:
-		g.b.adopt(lim, g.now())
+		g.b.adopt(lim, g.ticks())
 	}
+}
+
+func (g *Global) ticks() int64 {
+	return ticks(g.now(), g.epoch)
 }

@@ -3,7 +3,6 @@ package ratelimit
 import (
 	"hash/maphash"
 	"math"
-	"strings"
 	"sync"
 	"time"
 )
@@ -46,11 +45,27 @@ type Keyed struct {
 	shards    []shard
 	idleAfter time.Duration
 	now       func() time.Time
+	// epoch is the first reading of now; buckets keep times as nanoseconds
+	// since it.
+	epoch time.Time
 }
 
+// A shard maps the seeded 64-bit hash of a key, not the key, to its entry,
+// and holds entries by value: neither side of the map contains a pointer, so
+// the garbage collector allocates its storage as pointer-free and never
+// marks it, however many keys are tracked.
+//
+// The price is that two keys whose hashes collide share one bucket, each
+// spending the other's tokens. For n tracked keys the chance that any two
+// collide is about n²/2⁶⁵, some 3e-10 at 100,000 keys. Nobody can pick keys
+// that collide on purpose: the hash is keyed with a seed drawn at random for
+// each limiter, never revealed, and without it the hash of a key cannot be
+// predicted. The only oracle is behaviour (a fresh key refused because it
+// landed on an exhausted bucket), and each such probe has about n/2⁶⁴ odds,
+// some 5e-15, of a hit.
 type shard struct {
 	mu sync.Mutex
-	m  map[string]*entry
+	m  map[uint64]entry
 	// limit is this shard's share of MaxKeys.
 	limit int
 	// inserts counts insertions since the last sweep. A sweep runs every
@@ -63,9 +78,13 @@ type shard struct {
 	_ [64]byte
 }
 
+// entry must stay free of pointers (and of strings, slices, maps,
+// interfaces, channels and funcs, which hold pointers); a test walks its
+// type to keep it so.
 type entry struct {
 	bucket
-	touched time.Time
+	// touched is the last Allow on this key, in nanoseconds since epoch.
+	touched int64
 }
 
 // NewKeyed returns an empty Keyed limiter configured by cfg.
@@ -86,6 +105,7 @@ func NewKeyed(cfg KeyedConfig) *Keyed {
 	if k.now == nil {
 		k.now = time.Now
 	}
+	k.epoch = k.now()
 	n := len(k.shards)
 	for i := range k.shards {
 		s := &k.shards[i]
@@ -95,7 +115,7 @@ func NewKeyed(cfg KeyedConfig) *Keyed {
 		if i < maxKeys%n {
 			s.limit++
 		}
-		s.m = make(map[string]*entry)
+		s.m = make(map[uint64]entry)
 	}
 	return k
 }
@@ -110,21 +130,25 @@ func (k *Keyed) Allow(key string, lim Limit) Decision {
 	if !lim.Valid() {
 		return Decision{}
 	}
-	s := k.shardFor(key)
+	h := maphash.String(k.seed, key)
+	s := k.shardFor(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// Reading the clock under the lock keeps the times this bucket sees in
-	// order; a time earlier than the limiter's last update would make it
+	// order; a time earlier than the bucket's last update would make it
 	// credit the same refill twice.
-	now := k.now()
-	e, ok := s.m[key]
+	now := k.ticks()
+	e, ok := s.m[h]
 	if !ok {
-		e = s.insert(key, lim, now, k.idleAfter)
+		s.makeRoom(now, k.idleAfter)
+		e.bucket = newBucket(lim, now)
 	} else if e.limit != lim {
 		e.adopt(lim, now)
 	}
 	e.touched = now
-	return e.take(now)
+	d := e.take(now)
+	s.m[h] = e
+	return d
 }
 
 // Peek reports whether key's bucket holds a token now, without taking it
@@ -135,18 +159,20 @@ func (k *Keyed) Peek(key string, lim Limit) Decision {
 	if !lim.Valid() {
 		return Decision{}
 	}
-	s := k.shardFor(key)
+	h := maphash.String(k.seed, key)
+	s := k.shardFor(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, ok := s.m[key]
+	e, ok := s.m[h]
 	if !ok {
 		return Decision{OK: true, Limit: lim}
 	}
-	now := k.now()
+	now := k.ticks()
 	if e.limit != lim {
 		e.adopt(lim, now)
+		s.m[h] = e
 	}
-	if e.tb.TokensAt(now) >= 1 {
+	if e.tokensAt(now) >= 1 {
 		return Decision{OK: true, Limit: e.limit}
 	}
 	return Decision{RetryAfter: e.waitForOne(now), Limit: e.limit}
@@ -182,19 +208,29 @@ func (k *Keyed) Evicted() (idle, pressure uint64) {
 // Forget drops key's bucket, if any. Use it when a key is revoked so its
 // bucket does not hold a slot until it goes idle.
 func (k *Keyed) Forget(key string) {
-	s := k.shardFor(key)
+	h := maphash.String(k.seed, key)
+	s := k.shardFor(h)
 	s.mu.Lock()
-	delete(s.m, key)
+	delete(s.m, h)
 	s.mu.Unlock()
 }
 
-func (k *Keyed) shardFor(key string) *shard {
-	return &k.shards[maphash.String(k.seed, key)%uint64(len(k.shards))]
+// shardFor picks the shard from the same hash the shard's map is keyed by.
+// The shard's map hashes that uint64 again with its own seed, so sharing
+// the low bits within a shard does not crowd its buckets.
+func (k *Keyed) shardFor(h uint64) *shard {
+	return &k.shards[h%uint64(len(k.shards))]
 }
 
-// insert adds a full bucket for key, first making room if the shard is at its
-// limit. The caller holds s.mu.
-func (s *shard) insert(key string, lim Limit, now time.Time, idleAfter time.Duration) *entry {
+// ticks reads the clock as nanoseconds since epoch.
+func (k *Keyed) ticks() int64 {
+	return ticks(k.now(), k.epoch)
+}
+
+// makeRoom runs the periodic sweep when it is due and evicts one entry if the
+// shard is still at its limit, ahead of inserting a new one. The caller
+// holds s.mu.
+func (s *shard) makeRoom(now int64, idleAfter time.Duration) {
 	s.inserts++
 	if s.inserts >= max(1, s.limit/2) {
 		s.sweep(now, idleAfter)
@@ -202,15 +238,10 @@ func (s *shard) insert(key string, lim Limit, now time.Time, idleAfter time.Dura
 	if len(s.m) >= s.limit {
 		s.evictOne(now, idleAfter)
 	}
-	e := &entry{bucket: newBucket(lim)}
-	// Cloning keeps the map from pinning whatever larger buffer the caller's
-	// key may be a slice of.
-	s.m[strings.Clone(key)] = e
-	return e
 }
 
 // sweep drops every idle bucket in the shard. The caller holds s.mu.
-func (s *shard) sweep(now time.Time, idleAfter time.Duration) {
+func (s *shard) sweep(now int64, idleAfter time.Duration) {
 	s.inserts = 0
 	for key, e := range s.m {
 		if e.idle(now, idleAfter) {
@@ -224,9 +255,9 @@ func (s *shard) sweep(now time.Time, idleAfter time.Duration) {
 // sample holds one, otherwise the sampled bucket that would be full soonest,
 // because resetting it grants the fewest calls its limit would not have. The
 // caller holds s.mu.
-func (s *shard) evictOne(now time.Time, idleAfter time.Duration) {
+func (s *shard) evictOne(now int64, idleAfter time.Duration) {
 	var (
-		victim  string
+		victim  uint64
 		found   bool
 		soonest = math.Inf(1)
 		seen    int
@@ -255,6 +286,6 @@ func (s *shard) evictOne(now time.Time, idleAfter time.Duration) {
 // idle reports whether dropping e is invisible to callers: it is full, so a
 // new bucket would hold exactly the same tokens, and it has been untouched
 // for idleAfter, so a busy key is not reallocated over and over.
-func (e *entry) idle(now time.Time, idleAfter time.Duration) bool {
-	return now.Sub(e.touched) >= idleAfter && e.full(now)
+func (e *entry) idle(now int64, idleAfter time.Duration) bool {
+	return elapsed(now, e.touched) >= idleAfter && e.full(now)
 }

@@ -37,8 +37,9 @@ func TestKeyedBurstThenRefill(t *testing.T) {
 				t.Fatalf("RetryAfter = %v, want %v within 1ns", d.RetryAfter, perToken(tc.lim))
 			}
 
-			// x/time/rate truncates its own wait to whole nanoseconds, so it
-			// may admit up to 1ns early; 2ns early must still be refused.
+			// The bucket, like x/time/rate, truncates its own wait to whole
+			// nanoseconds, so it may admit up to 1ns early; 2ns early must
+			// still be refused.
 			clk.Advance(d.RetryAfter - 2*time.Nanosecond)
 			if early := k.Allow("key", tc.lim); early.OK || early.RetryAfter <= 0 || early.RetryAfter > 3*time.Nanosecond {
 				t.Fatalf("2ns before RetryAfter: got %+v, want a refusal of at most 3ns", early)
