@@ -113,21 +113,29 @@ func (s *strictScanner) members(depth int, fn func(name, raw []byte) error) erro
 				return err
 			}
 		}
-		s.space()
-		if s.i >= len(s.data) {
-			return errJSONInvalid
-		}
-		switch s.data[s.i] {
-		case ',':
-			s.i++
-			s.space()
-		case '}':
-			s.i++
-			return nil
-		default:
-			return errJSONInvalid
+		if end, err := s.separator('}'); end || err != nil {
+			return err
 		}
 	}
+}
+
+// separator reads what follows a member or an element: a comma, or the
+// closing byte, after which the container is done.
+func (s *strictScanner) separator(closing byte) (end bool, err error) {
+	s.space()
+	if s.i >= len(s.data) {
+		return false, errJSONInvalid
+	}
+	switch s.data[s.i] {
+	case ',':
+		s.i++
+		s.space()
+		return false, nil
+	case closing:
+		s.i++
+		return true, nil
+	}
+	return false, errJSONInvalid
 }
 
 // array scans the array at s.i and calls fn (when set) with each element's
@@ -152,19 +160,8 @@ func (s *strictScanner) array(depth int, fn func(raw []byte) error) error {
 				return err
 			}
 		}
-		s.space()
-		if s.i >= len(s.data) {
-			return errJSONInvalid
-		}
-		switch s.data[s.i] {
-		case ',':
-			s.i++
-			s.space()
-		case ']':
-			s.i++
-			return nil
-		default:
-			return errJSONInvalid
+		if end, err := s.separator(']'); end || err != nil {
+			return err
 		}
 	}
 }
