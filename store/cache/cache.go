@@ -202,17 +202,21 @@ func (s *Store) Preload(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		encs := make([]string, len(page.Keys))
+		// The id each record is cached under shares its encoding's
+		// memory, as in lookup: one allocation a key.
+		type encoded struct{ enc, id string }
+		encs := make([]encoded, len(page.Keys))
 		for i := range page.Keys {
-			encs[i], _, _ = encodeHot(&page.Keys[i])
+			enc, a, b := encodeHot(&page.Keys[i])
+			encs[i] = encoded{enc, enc[a:b]}
 		}
 		s.mu.Lock()
 		if s.writes == start {
-			for i, rec := range page.Keys {
-				if _, ok := s.byID[rec.ID]; ok || len(s.byID) >= s.max {
+			for _, e := range encs {
+				if _, ok := s.byID[e.id]; ok || len(s.byID) >= s.max {
 					continue
 				}
-				s.add(rec.ID, encs[i])
+				s.add(e.id, e.enc)
 				n++
 			}
 		}
