@@ -4,6 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -239,25 +244,59 @@ func TestEndToEndAuditTamper(t *testing.T) {
 }
 
 // alterAuditResult edits event seq in the stopped server's store, as
-// someone with the store's key could: it opens the Badger files directly
-// and turns the event's result from ok to no in place, without touching
-// its MAC.
+// someone with the store's key could: it opens the Badger files directly,
+// finds the batch holding the event, decrypts it from its batch file,
+// turns the event's result from ok to no in place, without touching its
+// MAC, and seals it back.
 func alterAuditResult(t *testing.T, state string, seq uint64) {
 	t.Helper()
 	paths := devstate.Paths(state)
-	opts := badger.DefaultOptions(paths.DataDir).WithEncryptionKey([]byte(readFile(t, paths.StoreKeyFile))).
+	storeKey := []byte(readFile(t, paths.StoreKeyFile))
+	opts := badger.DefaultOptions(paths.DataDir).WithEncryptionKey(storeKey).
 		WithIndexCacheSize(16 << 20).WithLogger(nil)
 	db, err := badger.Open(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	key, err := hkdf.Key(sha256.New, storeKey, nil, "latchkey audit batches v1", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		t.Fatal(err)
+	}
 	start, from, to := []byte(fmt.Sprintf(`{"seq":%d,`, seq)), []byte(`"result":"ok"`), []byte(`"result":"no"`)
-	err = db.Update(func(txn *badger.Txn) error {
+	err = db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte("alog/b/")})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
-			val, err := it.Item().ValueCopy(nil)
+			ref, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			// A reference: marker 0, version 1, file number, offset,
+			// sealed length.
+			if len(ref) != 22 || ref[0] != 0 || ref[1] != 1 {
+				return fmt.Errorf("batch %x is not a batch file reference", it.Item().Key())
+			}
+			path := filepath.Join(paths.DataDir, "audit-batches", fmt.Sprintf("%016x.batches", binary.BigEndian.Uint64(ref[2:])))
+			off, size := int64(binary.BigEndian.Uint64(ref[10:])), binary.BigEndian.Uint32(ref[18:])
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			if off+int64(size) > int64(len(raw)) {
+				return fmt.Errorf("batch %x lies beyond the end of %s", it.Item().Key(), path)
+			}
+			sealed := raw[off : off+int64(size)]
+			nonce, aad := sealed[:12], it.Item().KeyCopy(nil)
+			val, err := aead.Open(nil, nonce, sealed[12:], aad)
 			if err != nil {
 				return err
 			}
@@ -274,7 +313,8 @@ func alterAuditResult(t *testing.T, state string, seq uint64) {
 				return fmt.Errorf("event %d has no %s", seq, from)
 			}
 			copy(val[i+j:], to)
-			return txn.Set(it.Item().KeyCopy(nil), val)
+			copy(raw[off:], aead.Seal(append([]byte(nil), nonce...), nonce, val, aad))
+			return os.WriteFile(path, raw, 0o600)
 		}
 		return fmt.Errorf("event %d not found on disk", seq)
 	})

@@ -146,10 +146,29 @@ func (s *Store) AppendAudit(ctx context.Context, recs []store.AuditRecord, meta 
 		return err
 	}
 	defer done()
+	var value []byte
+	if len(recs) > 0 {
+		value = encodeAuditBatch(recs)
+		if s.batches != nil {
+			// Held until the reference commits: see dropAuditFiles.
+			s.batches.wmu.Lock()
+			defer s.batches.wmu.Unlock()
+			if s.dir != "" {
+				if err := checkSpace(s.dir, spaceReserve+uint64(len(value))); err != nil {
+					return err
+				}
+			}
+			ref, err := s.batches.appendLocked(value, auditBatchKey(recs[0].Seq))
+			if err != nil {
+				return err
+			}
+			value = ref.encode()
+		}
+	}
 	return s.update(ctx, func(txn *badger.Txn) error {
 		if len(recs) > 0 {
 			first := recs[0].Seq
-			if err := set(txn, badger.NewEntry(auditBatchKey(first), encodeAuditBatch(recs))); err != nil {
+			if err := set(txn, badger.NewEntry(auditBatchKey(first), value)); err != nil {
 				return err
 			}
 			for t := range terms {
@@ -192,7 +211,7 @@ func (s *Store) AuditMeta(ctx context.Context, name string) ([]byte, error) {
 
 // batchAt returns the batch holding seq, if any: the last batch starting
 // at or before it.
-func batchAt(txn *badger.Txn, seq uint64) ([]store.AuditRecord, error) {
+func (s *Store) batchAt(txn *badger.Txn, seq uint64) ([]store.AuditRecord, error) {
 	opts := badger.DefaultIteratorOptions
 	opts.Prefix = []byte(auditBatchPrefix)
 	opts.Reverse = true
@@ -202,24 +221,50 @@ func batchAt(txn *badger.Txn, seq uint64) ([]store.AuditRecord, error) {
 	if !it.Valid() {
 		return nil, nil
 	}
-	return readBatch(it.Item())
+	return s.readBatch(it.Item())
 }
 
-func readBatch(item *badger.Item) ([]store.AuditRecord, error) {
+// readBatch decodes the batch entry item, reading the batch from its file
+// when the entry refers to one. A batch pruned since the reader's snapshot
+// was taken reads as empty.
+func (s *Store) readBatch(item *badger.Item) ([]store.AuditRecord, error) {
 	k := item.Key()
 	if len(k) != len(auditBatchPrefix)+8 {
 		return nil, fmt.Errorf("%w: corrupt audit key", store.ErrUnavailable)
 	}
 	first := binary.BigEndian.Uint64(k[len(auditBatchPrefix):])
 	var recs []store.AuditRecord
+	var ref batchRef
+	var inFile bool
 	err := item.Value(func(v []byte) (err error) {
+		if isBatchRef(v) {
+			inFile = true
+			ref, err = decodeBatchRef(v)
+			if err != nil {
+				return fmt.Errorf("%w: audit batch %d: %w", store.ErrUnavailable, first, err)
+			}
+			return nil
+		}
 		recs, err = decodeAuditBatch(first, v)
 		return err
 	})
 	if err != nil {
 		return nil, unavailableIfBadger(err)
 	}
-	return recs, nil
+	if !inFile {
+		return recs, nil
+	}
+	if s.batches == nil {
+		return nil, fmt.Errorf("%w: audit batch %d refers to a file, and the store is in memory", store.ErrUnavailable, first)
+	}
+	body, err := s.batches.read(ref, k)
+	if errors.Is(err, errBatchPruned) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return decodeAuditBatch(first, body)
 }
 
 // GetAudit returns one record, with its terms.
@@ -231,7 +276,7 @@ func (s *Store) GetAudit(ctx context.Context, seq uint64) (store.AuditRecord, er
 	defer done()
 	var r store.AuditRecord
 	err = s.view(func(txn *badger.Txn) error {
-		recs, err := batchAt(txn, seq)
+		recs, err := s.batchAt(txn, seq)
 		if err != nil {
 			return err
 		}
@@ -259,7 +304,7 @@ func (s *Store) ScanAudit(ctx context.Context, term string, from uint64, fn func
 	return s.view(func(txn *badger.Txn) error {
 		// The batch holding from may start before it.
 		start := from
-		if recs, err := batchAt(txn, from); err != nil {
+		if recs, err := s.batchAt(txn, from); err != nil {
 			return err
 		} else if len(recs) > 0 {
 			start = recs[0].Seq
@@ -277,13 +322,13 @@ func (s *Store) ScanAudit(ctx context.Context, term string, from uint64, fn func
 			return true, nil
 		}
 		if term == "" {
-			return scanAuditBatches(ctx, txn, start, visit)
+			return s.scanAuditBatches(ctx, txn, start, visit)
 		}
-		return scanAuditIndex(ctx, txn, term, start, visit)
+		return s.scanAuditIndex(ctx, txn, term, start, visit)
 	})
 }
 
-func scanAuditBatches(ctx context.Context, txn *badger.Txn, start uint64, visit func([]store.AuditRecord) (bool, error)) error {
+func (s *Store) scanAuditBatches(ctx context.Context, txn *badger.Txn, start uint64, visit func([]store.AuditRecord) (bool, error)) error {
 	opts := badger.DefaultIteratorOptions
 	opts.Prefix = []byte(auditBatchPrefix)
 	it := txn.NewIterator(opts)
@@ -292,7 +337,7 @@ func scanAuditBatches(ctx context.Context, txn *badger.Txn, start uint64, visit 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		recs, err := readBatch(it.Item())
+		recs, err := s.readBatch(it.Item())
 		if err != nil {
 			return err
 		}
@@ -303,7 +348,7 @@ func scanAuditBatches(ctx context.Context, txn *badger.Txn, start uint64, visit 
 	return nil
 }
 
-func scanAuditIndex(ctx context.Context, txn *badger.Txn, term string, start uint64, visit func([]store.AuditRecord) (bool, error)) error {
+func (s *Store) scanAuditIndex(ctx context.Context, txn *badger.Txn, term string, start uint64, visit func([]store.AuditRecord) (bool, error)) error {
 	prefix := append(append([]byte(auditIndexPrefix), term...), 0)
 	opts := badger.DefaultIteratorOptions
 	opts.Prefix = prefix
@@ -326,7 +371,7 @@ func scanAuditIndex(ctx context.Context, txn *badger.Txn, term string, start uin
 		if err != nil {
 			return unavailable("read", err)
 		}
-		recs, err := readBatch(item)
+		recs, err := s.readBatch(item)
 		if err != nil {
 			return err
 		}
@@ -352,10 +397,65 @@ func (s *Store) PruneAudit(ctx context.Context, through uint64, anchor func(last
 	for {
 		n, err := s.pruneAuditBatches(ctx, through, anchor)
 		total += n
-		if err != nil || n == 0 {
+		if err != nil {
 			return total, err
 		}
+		if n == 0 {
+			break
+		}
 	}
+	if total == 0 {
+		return 0, nil
+	}
+	done, err := s.enter(ctx)
+	if err != nil {
+		return total, err
+	}
+	defer done()
+	return total, s.dropAuditFiles()
+}
+
+// dropAuditFiles deletes the batch files that no stored batch refers to
+// any more: those before the file of the oldest batch. Pruning deletes the
+// batches first and the files after, so a crash in between leaves files
+// that Open deletes.
+func (s *Store) dropAuditFiles() error {
+	if s.batches == nil {
+		return nil
+	}
+	s.batches.wmu.Lock()
+	defer s.batches.wmu.Unlock()
+	var keep uint64
+	err := s.view(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = []byte(auditBatchPrefix)
+		opts.PrefetchValues = false
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		// Batches stored inline, before batch files existed, may come
+		// first; the oldest reference decides.
+		for it.Rewind(); it.Valid() && keep == 0; it.Next() {
+			err := it.Item().Value(func(v []byte) error {
+				if !isBatchRef(v) {
+					return nil
+				}
+				ref, err := decodeBatchRef(v)
+				if err != nil {
+					return fmt.Errorf("%w: audit batch %x: %w", store.ErrUnavailable, it.Item().Key(), err)
+				}
+				keep = ref.file
+				return nil
+			})
+			if err != nil {
+				return unavailableIfBadger(err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.batches.dropBeforeLocked(keep)
 }
 
 func (s *Store) pruneAuditBatches(ctx context.Context, through uint64, anchor func(store.AuditRecord) map[string][]byte) (int, error) {
@@ -372,10 +472,14 @@ func (s *Store) pruneAuditBatches(ctx context.Context, through uint64, anchor fu
 		opts.Prefix = []byte(auditBatchPrefix)
 		it := txn.NewIterator(opts)
 		for it.Rewind(); it.Valid() && len(victims) < auditPruneBatches; it.Next() {
-			recs, err := readBatch(it.Item())
+			recs, err := s.readBatch(it.Item())
 			if err != nil {
 				it.Close()
 				return err
+			}
+			if len(recs) == 0 {
+				// Pruned by a concurrent call since this snapshot.
+				continue
 			}
 			if recs[len(recs)-1].Seq > through {
 				break

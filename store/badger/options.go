@@ -37,9 +37,10 @@ const (
 	// up to eight or more builders at once: small tables keep compactions
 	// from taking hundreds of MB.
 	baseTableSize = 512 << 10
-	// Values above valueThreshold (the audit trail's batches, tens of KB)
-	// go to the value log instead of the LSM tree, so memtables, flushes
-	// and compactions only move keys, key records and revocations.
+	// Values above valueThreshold go to the value log instead of the LSM
+	// tree. On disk the audit trail's batches (tens of KB) live in batch
+	// files and Badger holds references to them (auditfiles.go); in
+	// memory they stay in the tree, up to inMemoryMaxValue.
 	valueThreshold   = 16 << 10
 	inMemoryMaxValue = 512 << 10
 	valueLogFileSize = 64 << 20

@@ -41,6 +41,10 @@ type Store struct {
 	stopGC chan struct{}
 	gcDone chan struct{}
 	hooks  hooks
+
+	// batches holds the audit log's batches; nil in memory, where they
+	// stay in Badger.
+	batches *batchFiles
 }
 
 // hooks lets tests drive the GC loop without waiting on real time.
@@ -78,6 +82,17 @@ func open(opts Options, h hooks) (*Store, error) {
 	s := &Store{db: db, logger: logger, now: now, hooks: h}
 	if !opts.InMemory {
 		s.dir = opts.Dir
+		s.batches, err = openBatchFiles(opts.Dir, opts.EncryptionKey)
+		if err == nil {
+			err = s.dropAuditFiles()
+		}
+		if err != nil {
+			_ = db.Close()
+			if s.batches != nil {
+				_ = s.batches.close()
+			}
+			return nil, err
+		}
 	}
 	// Badger refuses value-log GC in memory, so there is nothing to run.
 	if !opts.InMemory {
@@ -144,6 +159,9 @@ func (s *Store) Close() error {
 	if s.stopGC != nil {
 		close(s.stopGC)
 		<-s.gcDone
+	}
+	if s.batches != nil {
+		_ = s.batches.close()
 	}
 	if err := s.db.Close(); err != nil {
 		return unavailable("close", err)
