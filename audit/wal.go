@@ -150,32 +150,10 @@ func (w *wal) path(first uint64) string {
 func (w *wal) replay(after uint64) ([]store.AuditRecord, error) {
 	var recs []store.AuditRecord
 	for i, first := range w.segs {
-		last := i == len(w.segs)-1
-		data, err := os.ReadFile(w.path(first))
+		var err error
+		recs, err = w.replaySegment(recs, first, i == len(w.segs)-1)
 		if err != nil {
-			return nil, fmt.Errorf("audit: read log: %w", err)
-		}
-		good := 0
-		for good < len(data) {
-			r, n, err := w.decodeFrame(data[good:])
-			if err != nil {
-				if allZero(data[good:]) || last && torn(data, good, err) {
-					break
-				}
-				return nil, fmt.Errorf("%w: log segment %d unreadable at byte %d (%v); is the pepper the one it was written with?", ErrTampered, first, good, err)
-			}
-			good += n
-			// A sequence number seen before was written again after a
-			// failed write; the later frame is the one acknowledged.
-			for len(recs) > 0 && recs[len(recs)-1].Seq >= r.Seq {
-				recs = recs[:len(recs)-1]
-			}
-			recs = append(recs, r)
-		}
-		if last && good < len(data) {
-			if err := cut(w.path(first), int64(good)); err != nil {
-				return nil, fmt.Errorf("audit: cut the torn end of the log: %w", err)
-			}
+			return nil, err
 		}
 	}
 	start := 0
@@ -183,6 +161,43 @@ func (w *wal) replay(after uint64) ([]store.AuditRecord, error) {
 		start++
 	}
 	return recs[start:], nil
+}
+
+// replaySegment appends the records of the segment starting at first to
+// recs; last says whether it is the newest segment.
+func (w *wal) replaySegment(recs []store.AuditRecord, first uint64, last bool) ([]store.AuditRecord, error) {
+	data, release, err := readSegment(w.path(first))
+	if err != nil {
+		return nil, fmt.Errorf("audit: read log: %w", err)
+	}
+	defer func() { release() }()
+	good := 0
+	for good < len(data) {
+		r, n, err := w.decodeFrame(data[good:])
+		if err != nil {
+			if allZero(data[good:]) || last && torn(data, good, err) {
+				break
+			}
+			return nil, fmt.Errorf("%w: log segment %d unreadable at byte %d (%v); is the pepper the one it was written with?", ErrTampered, first, good, err)
+		}
+		good += n
+		// A sequence number seen before was written again after a
+		// failed write; the later frame is the one acknowledged.
+		for len(recs) > 0 && recs[len(recs)-1].Seq >= r.Seq {
+			recs = recs[:len(recs)-1]
+		}
+		recs = append(recs, r)
+	}
+	if last && good < len(data) {
+		// The mapping goes before the file is cut: reading a mapped page
+		// beyond the new end would fault.
+		release()
+		release = func() {}
+		if err := cut(w.path(first), int64(good)); err != nil {
+			return nil, fmt.Errorf("audit: cut the torn end of the log: %w", err)
+		}
+	}
+	return recs, nil
 }
 
 // cut truncates a segment and makes the new size durable before anything
