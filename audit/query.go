@@ -29,8 +29,11 @@ var ErrInvalidQuery = errors.New("audit: invalid query")
 type Query struct {
 	Filter
 	Since, Until time.Time
-	PageSize     int
-	PageToken    string
+	// FromSeq, when set, skips events before that sequence number; Since
+	// still applies. A page token overrides it.
+	FromSeq   uint64
+	PageSize  int
+	PageToken string
 }
 
 // Page is one page of events in sequence order. NextPageToken is empty on
@@ -101,11 +104,14 @@ func (t *Trail) Query(ctx context.Context, q Query) (Page, error) {
 		if from, err = decodePageToken(q.PageToken); err != nil {
 			return Page{}, err
 		}
-	} else if !q.Since.IsZero() {
-		var err error
-		if from, err = t.firstAtOrAfter(ctx, q.Since); err != nil {
-			return Page{}, err
+	} else {
+		if !q.Since.IsZero() {
+			var err error
+			if from, err = t.firstAtOrAfter(ctx, q.Since); err != nil {
+				return Page{}, err
+			}
 		}
+		from = max(from, q.FromSeq)
 	}
 	var (
 		page    Page

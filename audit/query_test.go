@@ -51,6 +51,13 @@ func TestQueryFilters(t *testing.T) {
 		{"window and key", Query{Filter: Filter{KeyID: "k0"}, Since: t0.Add(9 * time.Minute), Until: t0.Add(18 * time.Minute)},
 			func(i int, _ Event) bool { return i%3 == 0 && i >= 9 && i < 18 }},
 		{"nothing matches", Query{Filter: Filter{KeyID: "nope"}}, func(int, Event) bool { return false }},
+		{"from a sequence number", Query{FromSeq: all[12].Seq}, func(i int, _ Event) bool { return i >= 12 }},
+		{"from a sequence number, by kind", Query{Filter: Filter{Kind: KindKeyRevoke}, FromSeq: all[12].Seq},
+			func(i int, _ Event) bool { return i >= 12 && i%5 == 4 }},
+		{"since later than the sequence number", Query{FromSeq: all[3].Seq, Since: t0.Add(20 * time.Minute)},
+			func(i int, _ Event) bool { return i >= 20 }},
+		{"sequence number later than since", Query{FromSeq: all[25].Seq, Since: t0.Add(20 * time.Minute)},
+			func(i int, _ Event) bool { return i >= 25 }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

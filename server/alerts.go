@@ -59,11 +59,19 @@ func detectorConfig(r policy.AlertRules) alert.Config {
 	}
 }
 
+// warmEvents bounds the audit history read at start: the newest events,
+// of which the exchanges teach the detector.
+const warmEvents = 200_000
+
 // warm teaches the detector the recent history, so a restart does not
-// make every key look new.
-func (a *alerter) warm(ctx context.Context, since time.Time) error {
+// make every key look new: the exchanges since since among the newest
+// limit events, oldest first, as they happened.
+func (a *alerter) warm(ctx context.Context, since time.Time, limit uint64) error {
 	q := audit.Query{Filter: audit.Filter{Kind: audit.KindExchange}, Since: since, PageSize: audit.MaxPageSize}
-	for n := 0; n < 200; n++ { // at most 200k events
+	if head := a.trail.Head(); head > limit {
+		q.FromSeq = head - limit + 1
+	}
+	for {
 		page, err := a.trail.Query(ctx, q)
 		if err != nil {
 			return err
@@ -76,7 +84,6 @@ func (a *alerter) warm(ctx context.Context, since time.Time) error {
 		}
 		q.PageToken = page.NextPageToken
 	}
-	return nil
 }
 
 func (a *alerter) start() {

@@ -165,7 +165,7 @@ func (s *Server) startAlerts(cfg Config) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := a.warm(ctx, cfg.Now().Add(-alertHistory)); err != nil {
+	if err := a.warm(ctx, cfg.Now().Add(-alertHistory), warmEvents); err != nil {
 		return fmt.Errorf("server: reading audit history for the anomaly detector: %w", err)
 	}
 	a.start()
