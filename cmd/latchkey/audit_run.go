@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/audit"
@@ -25,30 +26,31 @@ const auditPruneEvery = time.Hour
 const auditChainLabel = "audit-chain-v1"
 
 // openAudit opens the audit trail in the store, with its JSON-lines copy
-// when the config names one. The returned closer closes that file.
-func openAudit(cfg *serveConfig, disk store.Store, pepper rootkey.Pepper, m *metrics.Metrics, log *slog.Logger, stdout io.Writer) (*audit.Trail, io.Closer, error) {
+// when the config names one. The returned file is that copy when it is a
+// file (nil otherwise), to be reopened on SIGHUP and closed last.
+func openAudit(cfg *serveConfig, disk store.Store, pepper rootkey.Pepper, m *metrics.Metrics, log *slog.Logger, stdout io.Writer) (*audit.Trail, *auditFile, error) {
 	if !cfg.auditOn() {
 		log.Warn("audit trail disabled by audit.enabled: false; exchanges and changes are not recorded")
-		return nil, io.NopCloser(nil), nil
+		return nil, nil, nil
 	}
 	auditLog, ok := disk.(store.AuditLog)
 	if !ok {
 		return nil, nil, errors.New("the store cannot hold an audit trail")
 	}
 	var (
-		sink   io.Writer
-		closer io.Closer = io.NopCloser(nil)
+		sink io.Writer
+		file *auditFile
 	)
 	switch cfg.Audit.File {
 	case "":
 	case "-":
 		sink = stdout
 	default:
-		f, err := os.OpenFile(cfg.Audit.File, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-		if err != nil {
-			return nil, nil, fmt.Errorf("audit file: %w", err)
+		var err error
+		if file, err = openAuditFile(cfg.Audit.File); err != nil {
+			return nil, nil, err
 		}
-		sink, closer = f, f
+		sink = file
 	}
 	trail, err := audit.Open(context.Background(), audit.Config{
 		Log: auditLog, Key: pepper.Derive(auditChainLabel), Sink: sink, WALDir: auditLogDir(cfg),
@@ -59,10 +61,56 @@ func openAudit(cfg *serveConfig, disk store.Store, pepper rootkey.Pepper, m *met
 		Observe: m.AuditWrite,
 	})
 	if err != nil {
-		closer.Close()
+		if file != nil {
+			file.Close()
+		}
 		return nil, nil, fmt.Errorf("audit trail in %s: %w", cfg.Store.Dir, err)
 	}
-	return trail, closer, nil
+	return trail, file, nil
+}
+
+// auditFile is the JSON-lines copy of the trail in a file that can be
+// reopened at its path, so a log rotator can move it away and signal the
+// server (SIGHUP) to start a new one. The trail writes through it from
+// one goroutine; Reopen swaps the file between two writes.
+type auditFile struct {
+	path string
+	mu   sync.Mutex
+	f    *os.File
+}
+
+func openAuditFile(path string) (*auditFile, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("audit file: %w", err)
+	}
+	return &auditFile{path: path, f: f}, nil
+}
+
+func (a *auditFile) Write(p []byte) (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.f.Write(p)
+}
+
+// Reopen opens the file at its path again, creating it if it was moved
+// away, and closes the old one. On failure the old file stays in use.
+func (a *auditFile) Reopen() error {
+	f, err := os.OpenFile(a.path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("reopen audit file: %w", err)
+	}
+	a.mu.Lock()
+	old := a.f
+	a.f = f
+	a.mu.Unlock()
+	return old.Close()
+}
+
+func (a *auditFile) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.f.Close()
 }
 
 // auditLogDir is where the trail's write-ahead log lives: beside the

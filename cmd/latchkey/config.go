@@ -98,7 +98,7 @@ lifecycle:
   usage_flush_interval: 1m                  # how often last-used times reach the store
 audit:
   enabled: true                             # every exchange and change, durably, before the response
-  file: /var/log/latchkey/audit.jsonl       # JSON lines for a SIEM; "-" for stdout; omit for the store only
+  file: /var/log/latchkey/audit.jsonl       # JSON lines for a SIEM; "-" for stdout; omit for the store only; reopened on SIGHUP
   retention: 400d                           # older events are pruned; the chain still verifies
 alerts:
   webhook_url: https://alerts.example.com/latchkey  # signed JSON POST per alert (optional)

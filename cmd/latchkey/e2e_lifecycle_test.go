@@ -174,3 +174,64 @@ func TestPolicyReloadOnSIGHUP(t *testing.T) {
 		t.Fatalf("serve exited with %v", err)
 	}
 }
+
+// A log rotator moves the audit file away and sends SIGHUP: the server
+// writes the events after it to a new file at the configured path.
+func TestAuditFileReopenedOnSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	d := startDev(t, state)
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	d.cmd.Wait()
+
+	auditPath := filepath.Join(dir, "audit.jsonl")
+	config := filepath.Join(dir, "config.yaml")
+	cfg := "listen: 127.0.0.1:0\nhttp:\n  listen: 127.0.0.1:0\ntls:\n  cert_file: " + filepath.Join(state, "server.pem") +
+		"\n  key_file: " + filepath.Join(state, "server-key.pem") + "\n  client_ca_file: " + filepath.Join(state, "ca.pem") +
+		"\nstore:\n  dir: " + filepath.Join(state, "data") + "\n  encryption_key_file: " + filepath.Join(state, "store.key") +
+		"\npepper_file: " + filepath.Join(state, "pepper") + "\npolicy_file: " + filepath.Join(state, "policy.yaml") +
+		"\naudit:\n  file: " + auditPath + "\n"
+	if err := os.WriteFile(config, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServe(t, config)
+	create := func() string {
+		t.Helper()
+		out := decode(t, cli(t, "", "keys", "create", "--state", state, "--addr", srv.addr, "--owner", "o",
+			"--scope", "demo.read", "--audience", "demo-api", "-o", "json"))
+		return `"key_id":"` + out["key"].(map[string]any)["key_id"].(string) + `"`
+	}
+	before := create()
+	rotated := auditPath + ".1"
+	if err := os.Rename(auditPath, rotated); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(srv.stderr.String(), "audit file reopened") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reopen in the server log:\n%s", srv.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	after := create()
+	srv.cmd.Process.Signal(syscall.SIGTERM)
+	if err := srv.cmd.Wait(); err != nil {
+		t.Fatalf("serve exited with %v", err)
+	}
+	old, fresh := readFile(t, rotated), readFile(t, auditPath)
+	if !strings.Contains(old, before) || strings.Contains(old, after) {
+		t.Errorf("the moved file holds:\n%s", old)
+	}
+	if !strings.Contains(fresh, after) || strings.Contains(fresh, before) {
+		t.Errorf("the new file holds:\n%s", fresh)
+	}
+	if !strings.Contains(fresh, `"kind":"service.stop"`) {
+		t.Errorf("the stop event is not in the new file:\n%s", fresh)
+	}
+	if st, err := os.Stat(auditPath); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("new audit file: %v, mode %v; want 0600", err, st.Mode().Perm())
+	}
+}

@@ -46,9 +46,9 @@ type instance struct {
 	http    *http.Server
 	httpLis net.Listener
 	// trail is the audit trail (nil when disabled); auditFile its
-	// JSON-lines copy.
+	// JSON-lines copy when that is a file.
 	trail     *audit.Trail
-	auditFile io.Closer
+	auditFile *auditFile
 	// pprof serves the profiling endpoints when the config enables them.
 	pprof *http.Server
 }
@@ -99,12 +99,14 @@ func start(cfg *serveConfig, logOut io.Writer) (*instance, error) {
 		st.Close()
 		return nil, err
 	}
-	inst, err := startWith(cfg, tlsCfg, st, pepper, pol, log, trail, m)
+	inst, err := startWith(cfg, tlsCfg, st, pepper, pol, log, trail, auditFile, m)
 	if err != nil {
 		if trail != nil {
 			trail.Close()
 		}
-		auditFile.Close()
+		if auditFile != nil {
+			auditFile.Close()
+		}
 		st.Close()
 		return nil, err
 	}
@@ -115,7 +117,7 @@ func start(cfg *serveConfig, logOut io.Writer) (*instance, error) {
 }
 
 func startWith(cfg *serveConfig, tlsCfg *tls.Config, disk store.Store, pepper rootkey.Pepper, pol *policy.Policy, log *slog.Logger,
-	trail *audit.Trail, m *metrics.Metrics) (*instance, error) {
+	trail *audit.Trail, auditFile *auditFile, m *metrics.Metrics) (*instance, error) {
 	// Every writer goes through one cache, so key records are served from
 	// memory and never stale.
 	st := cache.New(disk, 0)
@@ -210,7 +212,7 @@ func startWith(cfg *serveConfig, tlsCfg *tls.Config, disk store.Store, pepper ro
 	}()
 	inst.goLoop(func() { usage.Run(ctx, cfg.Lifecycle.UsageFlushInterval) })
 	inst.goLoop(func() { janitor.Run(ctx) })
-	inst.goLoop(func() { reloadOnHangup(ctx, srv, cfg.PolicyFile, log, trail) })
+	inst.goLoop(func() { reloadOnHangup(ctx, srv, cfg.PolicyFile, log, trail, auditFile) })
 	go func() {
 		if err := srv.Serve(lis); err != nil {
 			log.Error("grpc server stopped", "error", err)
@@ -251,10 +253,11 @@ func (in *instance) goLoop(fn func()) {
 	}()
 }
 
-// reloadOnHangup reloads the policy file on SIGHUP. A file that fails
-// validation is refused and the policy in force stays; connections and calls
-// in flight are never dropped.
-func reloadOnHangup(ctx context.Context, srv *server.Server, path string, log *slog.Logger, trail *audit.Trail) {
+// reloadOnHangup reopens the audit file (after a log rotator moved it) and
+// reloads the policy file on SIGHUP. A policy file that fails validation is
+// refused and the policy in force stays; connections and calls in flight
+// are never dropped.
+func reloadOnHangup(ctx context.Context, srv *server.Server, path string, log *slog.Logger, trail *audit.Trail, file *auditFile) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -263,6 +266,13 @@ func reloadOnHangup(ctx context.Context, srv *server.Server, path string, log *s
 		case <-ctx.Done():
 			return
 		case <-hup:
+			if file != nil {
+				if err := file.Reopen(); err != nil {
+					log.Error("audit file not reopened; events go on to the file open before", "file", file.path, "error", err)
+				} else {
+					log.Info("audit file reopened", "file", file.path)
+				}
+			}
 			p, err := policy.Load(path)
 			if err == nil {
 				err = reloadable(srv.Policy(), p)
