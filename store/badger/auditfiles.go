@@ -37,8 +37,10 @@ import (
 // that nothing refers to, and appends go on after them. A file is deleted
 // once pruning has removed every batch in it.
 const (
-	batchDirName   = "audit-batches"
-	batchSuffix    = ".batches"
+	batchDirName = "audit-batches"
+	batchSuffix  = ".batches"
+	// batchFileMax is where a file stops taking batches, and the largest
+	// sealed batch: a full batch of events is around a megabyte.
 	batchFileMax   = 64 << 20
 	batchNonceLen  = 12
 	batchKeyInfo   = "latchkey audit batches v1"
@@ -77,7 +79,7 @@ func decodeBatchRef(v []byte) (batchRef, error) {
 		off:  int64(binary.BigEndian.Uint64(v[10:])),
 		size: binary.BigEndian.Uint32(v[18:]),
 	}
-	if r.off < 0 || r.size <= batchNonceLen {
+	if r.off < 0 || r.size <= batchNonceLen || r.size > batchFileMax {
 		return batchRef{}, errors.New("malformed batch reference")
 	}
 	return r, nil
@@ -174,6 +176,9 @@ func listBatchFiles(dir string) ([]uint64, error) {
 // is committed, so pruning never sees a written batch without it.
 func (b *batchFiles) appendLocked(body, aad []byte) (batchRef, error) {
 	size := batchNonceLen + len(body) + b.aead.Overhead()
+	if size > batchFileMax {
+		return batchRef{}, fmt.Errorf("%w: audit batch of %d bytes (at most %d)", store.ErrInvalidArgument, size, batchFileMax)
+	}
 	if b.cur != nil && b.curOff+int64(size) > b.maxSize {
 		b.closeCurrent()
 	}

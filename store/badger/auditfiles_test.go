@@ -387,6 +387,7 @@ func TestDecodeBatchRefRefusesDamage(t *testing.T) {
 		"unknown version":  append([]byte{batchRefMarker, 2}, good[2:]...),
 		"negative offset":  append(append(slices.Clone(good[:10]), 0x80, 0, 0, 0, 0, 0, 0, 0), good[18:]...),
 		"shorter than GCM": batchRef{file: 3, off: 0, size: batchNonceLen}.encode(),
+		"too large":        batchRef{file: 3, off: 0, size: batchFileMax + 1}.encode(),
 	} {
 		if _, err := decodeBatchRef(v); err == nil {
 			t.Errorf("%s: accepted", name)
