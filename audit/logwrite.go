@@ -89,7 +89,12 @@ func (t *Trail) enqueue(req *request) error {
 	t.head = point{Seq: req.e.Seq, MAC: req.e.MAC}
 	t.headSeq.Store(req.e.Seq)
 	t.unwritten = append(t.unwritten, loggedReq{request: req, rec: rec})
-	t.syncCond.Signal()
+	// While a syncer gathers, the others wait until it is done and it
+	// writes this event: waking one would only send it back to sleep, a
+	// wasted futex wake and switch per event under load.
+	if !t.gathering {
+		t.syncCond.Signal()
+	}
 	return nil
 }
 
