@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -54,5 +55,39 @@ func TestStuckStoreEndsAtTheDeadlineCap(t *testing.T) {
 	}
 	if keys.cancelled.Load() != 1 {
 		t.Errorf("%d store calls saw their context end, want 1", keys.cancelled.Load())
+	}
+}
+
+// The cap bounds every call: one without a deadline or with a later one
+// runs until the cap, one with an earlier deadline keeps its own.
+func TestDeadlineCapAgainstTheCallersDeadline(t *testing.T) {
+	// Below the method's own cap, so the server's applies.
+	const limit = time.Second
+	intercept := deadlineUnary(limit)
+	info := &grpc.UnaryServerInfo{FullMethod: latchkeyv1.TokenService_ExchangeToken_FullMethodName}
+	seen := func(ctx context.Context) (time.Time, bool) {
+		var dl time.Time
+		var ok bool
+		_, _ = intercept(ctx, nil, info, func(ctx context.Context, _ any) (any, error) {
+			dl, ok = ctx.Deadline()
+			return nil, nil
+		})
+		return dl, ok
+	}
+	near := func(got, want time.Time) bool { return got.Sub(want).Abs() < 200*time.Millisecond }
+
+	if dl, ok := seen(context.Background()); !ok || !near(dl, time.Now().Add(limit)) {
+		t.Errorf("no deadline of its own: handler deadline %v (%t), want the cap", dl, ok)
+	}
+	later, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	if dl, ok := seen(later); !ok || !near(dl, time.Now().Add(limit)) {
+		t.Errorf("a later deadline: handler deadline %v (%t), want the cap", dl, ok)
+	}
+	earlier, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel2()
+	want, _ := earlier.Deadline()
+	if dl, ok := seen(earlier); !ok || !dl.Equal(want) {
+		t.Errorf("an earlier deadline: handler deadline %v (%t), want the caller's %v", dl, ok, want)
 	}
 }

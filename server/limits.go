@@ -191,6 +191,11 @@ func deadlineUnary(fallback time.Duration) grpc.UnaryServerInterceptor {
 		if r := methodRules[info.FullMethod].deadline; r != 0 && (r < d || r > DefaultMaxDeadline) {
 			d = r
 		}
+		// A caller's own deadline within the cap already bounds the call;
+		// another context and timer on every call would only cost.
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d {
+			return handler(ctx, req)
+		}
 		ctx, cancel := context.WithTimeout(ctx, d)
 		defer cancel()
 		return handler(ctx, req)
