@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -182,6 +183,12 @@ func startWith(cfg *serveConfig, tlsCfg *tls.Config, disk store.Store, pepper ro
 	if err != nil {
 		return nil, err
 	}
+	// Loading the key records and the revocation list, and warming the
+	// anomaly detector, leave garbage several times what they keep (a
+	// million revocations: about 600 MB for a 135 MB view). Collect it and
+	// hand it back now, before serving, rather than let the heap and RSS
+	// carry it until the runtime gets round to it.
+	debug.FreeOSMemory()
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		httpLis.Close()
