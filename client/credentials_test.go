@@ -192,9 +192,11 @@ func TestCredentialsAttachBearerOverTLS(t *testing.T) {
 		t.Fatalf("exchanges = %d, want 1", n)
 	}
 
-	// An exchange failure fails the call before anything is sent.
-	fx.client.Invalidate(fx.server.tokens()[0])
+	// An exchange failure fails the call before anything is sent. The
+	// failure is set first: Invalidate wakes the refresher, which would
+	// otherwise exchange a new token before the failure takes effect.
 	fx.server.set(func(f *fakeTokens) { f.fail = unavailable })
+	fx.client.Invalidate(fx.server.tokens()[0])
 	assertCode(t, check(conn), codes.Unavailable)
 	if n := len(rs.headers()); n != 5 {
 		t.Fatalf("resource server saw %d calls, want 5", n)
