@@ -108,15 +108,7 @@ func TestPolicyReloadOnSIGHUP(t *testing.T) {
 	if err := os.WriteFile(policyFile, []byte(base), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	config := filepath.Join(dir, "config.yaml")
-	cfg := "listen: 127.0.0.1:0\nhttp:\n  listen: 127.0.0.1:0\ntls:\n  cert_file: " + filepath.Join(state, "server.pem") +
-		"\n  key_file: " + filepath.Join(state, "server-key.pem") + "\n  client_ca_file: " + filepath.Join(state, "ca.pem") +
-		"\nstore:\n  dir: " + filepath.Join(state, "data") + "\n  encryption_key_file: " + filepath.Join(state, "store.key") +
-		"\npepper_file: " + filepath.Join(state, "pepper") + "\npolicy_file: " + policyFile + "\n"
-	if err := os.WriteFile(config, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	srv := startServe(t, config)
+	srv := startServe(t, writeServeConfig(t, dir, state, policyFile, ""))
 	create := func() (string, error) {
 		_, errOut, err := run("", "keys", "create", "--state", state, "--addr", srv.addr, "--owner", "o",
 			"--scope", "demo.extra", "--audience", "demo-api", "-o", "json")
@@ -185,16 +177,7 @@ func TestAuditFileReopenedOnSIGHUP(t *testing.T) {
 	d.cmd.Wait()
 
 	auditPath := filepath.Join(dir, "audit.jsonl")
-	config := filepath.Join(dir, "config.yaml")
-	cfg := "listen: 127.0.0.1:0\nhttp:\n  listen: 127.0.0.1:0\ntls:\n  cert_file: " + filepath.Join(state, "server.pem") +
-		"\n  key_file: " + filepath.Join(state, "server-key.pem") + "\n  client_ca_file: " + filepath.Join(state, "ca.pem") +
-		"\nstore:\n  dir: " + filepath.Join(state, "data") + "\n  encryption_key_file: " + filepath.Join(state, "store.key") +
-		"\npepper_file: " + filepath.Join(state, "pepper") + "\npolicy_file: " + filepath.Join(state, "policy.yaml") +
-		"\naudit:\n  file: " + auditPath + "\n"
-	if err := os.WriteFile(config, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	srv := startServe(t, config)
+	srv := startServe(t, writeServeConfig(t, dir, state, filepath.Join(state, "policy.yaml"), "audit:\n  file: "+auditPath+"\n"))
 	create := func() string {
 		t.Helper()
 		out := decode(t, cli(t, "", "keys", "create", "--state", state, "--addr", srv.addr, "--owner", "o",
@@ -234,4 +217,19 @@ func TestAuditFileReopenedOnSIGHUP(t *testing.T) {
 	if st, err := os.Stat(auditPath); err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("new audit file: %v, mode %v; want 0600", err, st.Mode().Perm())
 	}
+}
+
+// writeServeConfig writes a serve config into dir for the files of a dev
+// state folder, with policyFile and extra YAML appended, and returns its path.
+func writeServeConfig(t *testing.T, dir, state, policyFile, extra string) string {
+	t.Helper()
+	config := filepath.Join(dir, "config.yaml")
+	cfg := "listen: 127.0.0.1:0\nhttp:\n  listen: 127.0.0.1:0\ntls:\n  cert_file: " + filepath.Join(state, "server.pem") +
+		"\n  key_file: " + filepath.Join(state, "server-key.pem") + "\n  client_ca_file: " + filepath.Join(state, "ca.pem") +
+		"\nstore:\n  dir: " + filepath.Join(state, "data") + "\n  encryption_key_file: " + filepath.Join(state, "store.key") +
+		"\npepper_file: " + filepath.Join(state, "pepper") + "\npolicy_file: " + policyFile + "\n" + extra
+	if err := os.WriteFile(config, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return config
 }
