@@ -300,6 +300,26 @@ func TestAuditBatchDamageIsReported(t *testing.T) {
 		s = mustOpen(t, Options{Dir: filepath.Dir(filepath.Dir(path)), EncryptionKey: key})
 		wantUnavailable(t, s, 15, "is missing")
 	})
+	t.Run("malformed oldest reference at open", func(t *testing.T) {
+		s, path, _ := setup(t)
+		v := rawBatchValue(t, s, 1)
+		v[1] = 0x7f
+		if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(auditBatchKey(1), v) }); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		// The store opens, keeps every file, and reports the damage.
+		s = mustOpen(t, Options{Dir: filepath.Dir(filepath.Dir(path)), EncryptionKey: key})
+		if _, err := os.Stat(path); err != nil {
+			t.Fatalf("a batch file went at open: %v", err)
+		}
+		wantUnavailable(t, s, 5, "malformed batch reference")
+		if r, err := s.GetAudit(ctx, 25); err != nil || string(r.Body) != "body-25" {
+			t.Errorf("an intact batch: %+v, %v", r, err)
+		}
+	})
 	t.Run("malformed reference", func(t *testing.T) {
 		s, _, _ := setup(t)
 		v := rawBatchValue(t, s, 11)

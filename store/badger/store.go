@@ -83,15 +83,14 @@ func open(opts Options, h hooks) (*Store, error) {
 	if !opts.InMemory {
 		s.dir = opts.Dir
 		s.batches, err = openBatchFiles(opts.Dir, opts.EncryptionKey)
-		if err == nil {
-			err = s.dropAuditFiles()
-		}
 		if err != nil {
 			_ = db.Close()
-			if s.batches != nil {
-				_ = s.batches.close()
-			}
 			return nil, err
+		}
+		// Files a crashed prune left behind go now. Damage that stops
+		// this leaves every file in place, and shows in reads and Verify.
+		if err := s.dropAuditFiles(); err != nil {
+			logger.Warn("audit batch files left by pruning not deleted", "error", err)
 		}
 	}
 	// Badger refuses value-log GC in memory, so there is nothing to run.
