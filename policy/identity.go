@@ -2,7 +2,10 @@ package policy
 
 import (
 	"fmt"
+	"maps"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // ValidateIdentityPattern checks a pattern of mTLS identities. It must be
@@ -55,7 +58,7 @@ func ValidateIdentityPattern(p string) error {
 // An invalid pattern never matches. MatchIdentity does not panic and runs in
 // time linear in its inputs.
 func MatchIdentity(pattern, identity string) bool {
-	if ValidateIdentityPattern(pattern) != nil {
+	if !patternValid(pattern) {
 		return false
 	}
 	if !strings.HasPrefix(pattern, spiffeScheme) {
@@ -80,4 +83,47 @@ func MatchIdentity(pattern, identity string) bool {
 func splitLast(p string) (prefix, last string) {
 	i := strings.LastIndexByte(p, '/')
 	return p[:i+1], p[i+1:]
+}
+
+// Every authorized call matches the caller against the policy's role
+// patterns, and checking a pattern is a fair part of that: the patterns
+// found valid are remembered. They come from the policy, so there are few;
+// past maxValidPatterns, further ones are checked each time.
+const maxValidPatterns = 4096
+
+var (
+	validPatterns   atomic.Pointer[map[string]struct{}]
+	validPatternsMu sync.Mutex // serialises the copies that add to validPatterns
+)
+
+func patternValid(p string) bool {
+	if m := validPatterns.Load(); m != nil {
+		if _, ok := (*m)[p]; ok {
+			return true
+		}
+	}
+	if ValidateIdentityPattern(p) != nil {
+		return false
+	}
+	validPatternsMu.Lock()
+	defer validPatternsMu.Unlock()
+	old := validPatterns.Load()
+	if old != nil && len(*old) >= maxValidPatterns {
+		return true
+	}
+	next := make(map[string]struct{}, 1+lenOf(old))
+	if old != nil {
+		maps.Copy(next, *old)
+	}
+	// A copy, so the set never keeps a larger string the pattern was cut from.
+	next[strings.Clone(p)] = struct{}{}
+	validPatterns.Store(&next)
+	return true
+}
+
+func lenOf(m *map[string]struct{}) int {
+	if m == nil {
+		return 0
+	}
+	return len(*m)
 }

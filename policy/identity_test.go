@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -151,10 +152,44 @@ func TestMatchIdentity(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := MatchIdentity(tt.pattern, tt.identity); got != tt.want {
-				t.Errorf("MatchIdentity(%q, %q) = %v, want %v", tt.pattern, tt.identity, got, tt.want)
+			// Twice: the second call finds a valid pattern remembered.
+			for range 2 {
+				if got := MatchIdentity(tt.pattern, tt.identity); got != tt.want {
+					t.Errorf("MatchIdentity(%q, %q) = %v, want %v", tt.pattern, tt.identity, got, tt.want)
+				}
 			}
 		})
+	}
+}
+
+// Only valid patterns are remembered, and no more than maxValidPatterns of
+// them; past that, patterns are still checked, each time.
+func TestValidPatternsRemembered(t *testing.T) {
+	for _, p := range []string{"", "*", "spiffe://x.org/a/**/b", "api-*.internal", "spiffe://X.org/a"} {
+		for range 2 {
+			if patternValid(p) {
+				t.Fatalf("invalid pattern %q accepted", p)
+			}
+		}
+		if m := validPatterns.Load(); m != nil {
+			if _, ok := (*m)[p]; ok {
+				t.Fatalf("invalid pattern %q remembered", p)
+			}
+		}
+	}
+	for i := range maxValidPatterns + 50 {
+		if p := fmt.Sprintf("spiffe://bound.test/w/%d/*", i); !patternValid(p) {
+			t.Fatalf("valid pattern %q refused", p)
+		}
+	}
+	if n := len(*validPatterns.Load()); n > maxValidPatterns {
+		t.Errorf("%d patterns remembered, at most %d", n, maxValidPatterns)
+	}
+	if !MatchIdentity(fmt.Sprintf("spiffe://bound.test/w/%d/*", maxValidPatterns+49), fmt.Sprintf("spiffe://bound.test/w/%d/x", maxValidPatterns+49)) {
+		t.Error("a pattern past the bound does not match")
+	}
+	if MatchIdentity("spiffe://bound.test/w/**/x", "spiffe://bound.test/w/1/x") {
+		t.Error("an invalid pattern past the bound matched")
 	}
 }
 
@@ -225,5 +260,15 @@ func TestHasRole(t *testing.T) {
 				t.Errorf("HasRole(%q, %q) = %v, want %v", tt.identity, tt.role, got, tt.want)
 			}
 		})
+	}
+}
+
+// BenchmarkMatchIdentity is the role check of one authorized call.
+func BenchmarkMatchIdentity(b *testing.B) {
+	const pattern, identity = "spiffe://example.org/ns/prod/**", "spiffe://example.org/ns/prod/sa/orders-api"
+	for b.Loop() {
+		if !MatchIdentity(pattern, identity) {
+			b.Fatal("no match")
+		}
 	}
 }
