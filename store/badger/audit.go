@@ -14,8 +14,10 @@ import (
 )
 
 // The audit log is stored one AppendAudit call per entry: a batch of
-// consecutive records under the sequence number of its first, one empty
-// index entry per distinct term of the batch, and named meta values. A
+// consecutive records under the sequence number of its first (on disk, a
+// reference to the batch in its batch file, see auditfiles.go; in memory,
+// the batch itself), one empty index entry per distinct term of the batch,
+// and named meta values. A
 // synced Badger write costs far more than the bytes in it, so one entry
 // per batch, rather than one per record and term, is what keeps the audit
 // trail cheap on the exchange path.
