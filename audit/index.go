@@ -87,10 +87,10 @@ func (t *Trail) index() {
 			continue
 		}
 		retry = indexRetryMin
-		t.idxMu.Lock()
-		t.idxPending = t.idxPending[len(batch):]
-		t.idxMu.Unlock()
 		last := batch[len(batch)-1].Seq
+		t.idxMu.Lock()
+		t.idxPending = dropFront(t.idxPending, len(batch))
+		t.idxMu.Unlock()
 		t.markIndexed(last)
 		t.wal.dropThrough(last)
 	}

@@ -200,11 +200,11 @@ func (t *Trail) writeFramed() (int64, walFile, bool) {
 		t.mu.Unlock()
 		return 0, nil, false
 	}
-	// The buffers swap: callers frame into the one written last time
-	// while this one is written. spare is only reassigned below, so the
-	// two never share an array.
-	t.unwritten, t.frames = nil, t.spare[:0]
-	t.spare = nil
+	// The buffers swap: callers frame into the ones written last time
+	// while these are written. spare and unwrittenOld are only reassigned
+	// below, so the two of each never share an array.
+	t.unwritten, t.frames = t.unwrittenOld[:0], t.spare[:0]
+	t.spare, t.unwrittenOld = nil, nil
 	t.mu.Unlock()
 	err := t.wal.write(frames, reqs[0].rec.Seq)
 	t.mu.Lock()
@@ -235,7 +235,23 @@ func (t *Trail) writeFramed() (int64, walFile, bool) {
 		reqs[i].end = t.wal.total
 	}
 	t.awaiting = append(t.awaiting, reqs...)
+	clear(reqs)
+	t.unwrittenOld = reqs[:0]
 	return t.wal.total, t.wal.f, true
+}
+
+// dropFront removes the first n elements of s. When no more are left than
+// were removed, it moves them to the front, so the appends that follow
+// reuse the array rather than grow a new one each time the front is
+// consumed; the references left behind are cleared.
+func dropFront[T any](s []T, n int) []T {
+	rest := len(s) - n
+	if rest > n {
+		return s[n:]
+	}
+	copy(s, s[n:])
+	clear(s[rest:])
+	return s[:rest]
 }
 
 // ackThrough acknowledges, in order, every event that ends at or before
@@ -264,8 +280,10 @@ func (t *Trail) ackThrough(target int64, took time.Duration, err error) {
 	for n < len(t.awaiting) && t.awaiting[n].end <= target {
 		n++
 	}
-	done := t.awaiting[:n:n]
-	t.awaiting = t.awaiting[n:]
+	// Copied out: the syncers append to awaiting once the lock is gone.
+	// Only the acker runs this, so its scratch space is its own.
+	done := append(t.ackDone[:0], t.awaiting[:n]...)
+	t.awaiting = dropFront(t.awaiting, n)
 	if len(t.awaiting) == 0 && len(t.unwritten) == 0 {
 		t.drained.Broadcast()
 	}
@@ -276,16 +294,19 @@ func (t *Trail) ackThrough(target int64, took time.Duration, err error) {
 	if t.observe != nil {
 		t.observe(took, n, nil)
 	}
-	recs := make([]store.AuditRecord, n)
-	batch := make([]*request, n)
-	for i, r := range done {
-		recs[i], batch[i] = r.rec, r.request
+	recs, batch := t.ackRecs[:0], t.ackBatch[:0]
+	for _, r := range done {
+		recs, batch = append(recs, r.rec), append(batch, r.request)
 	}
-	t.queueIndex(recs)
+	t.queueIndex(recs) // copies recs
 	t.publish(batch)
 	for _, r := range batch {
 		r.done <- nil
 	}
+	clear(done)
+	clear(recs)
+	clear(batch)
+	t.ackDone, t.ackRecs, t.ackBatch = done[:0], recs[:0], batch[:0]
 }
 
 func (t *Trail) startSyncers() {

@@ -72,11 +72,16 @@ type Trail struct {
 	frames       []byte      // framed events not yet written
 	spare        []byte      // the other frame buffer
 	unwritten    []loggedReq // framed, not yet written
+	unwrittenOld []loggedReq // the other unwritten array, emptied; see writeFramed
 	awaiting     []loggedReq // written to the log, waiting for a sync
-	written      point       // the last event written to the log
-	writeMu      sync.Mutex  // keeps log writes in order
-	syncCond     *sync.Cond  // on mu: bytes to sync, or stopping
-	drained      *sync.Cond  // on mu: awaiting emptied
+	// The acknowledger's scratch space, reused from one sync to the next.
+	ackDone      []loggedReq
+	ackRecs      []store.AuditRecord
+	ackBatch     []*request
+	written      point      // the last event written to the log
+	writeMu      sync.Mutex // keeps log writes in order
+	syncCond     *sync.Cond // on mu: bytes to sync, or stopping
+	drained      *sync.Cond // on mu: awaiting emptied
 	stopSync     bool
 	lastWrite    int           // events in the last write to the log
 	gather       time.Duration // see gatherWait

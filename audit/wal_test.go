@@ -326,3 +326,36 @@ func TestRecordWithinBoundsTheWait(t *testing.T) {
 		t.Fatalf("events after the stall = %+v, %v", page.Events, err)
 	}
 }
+
+func TestDropFront(t *testing.T) {
+	for _, tc := range []struct {
+		len, n int
+		reused bool
+	}{{10, 10, true}, {10, 7, true}, {10, 5, true}, {10, 4, false}, {10, 0, true}, {0, 0, true}} {
+		s := make([]*int, tc.len, tc.len+5)
+		for i := range s {
+			v := i
+			s[i] = &v
+		}
+		backing := s[:cap(s)]
+		got := dropFront(s, tc.n)
+		if len(got) != tc.len-tc.n {
+			t.Fatalf("dropFront(len %d, %d): len %d", tc.len, tc.n, len(got))
+		}
+		for i, p := range got {
+			if *p != tc.n+i {
+				t.Fatalf("dropFront(len %d, %d)[%d] = %d, want %d", tc.len, tc.n, i, *p, tc.n+i)
+			}
+		}
+		if reused := cap(got) == cap(s); reused != tc.reused {
+			t.Errorf("dropFront(len %d, %d): array reused %t, want %t", tc.len, tc.n, reused, tc.reused)
+		}
+		if tc.reused {
+			for i := len(got); i < tc.len; i++ {
+				if backing[i] != nil {
+					t.Errorf("dropFront(len %d, %d): element %d left behind", tc.len, tc.n, i)
+				}
+			}
+		}
+	}
+}
