@@ -65,19 +65,34 @@ const warmEvents = 200_000
 
 // warm teaches the detector the recent history, so a restart does not
 // make every key look new: the exchanges since since among the newest
-// limit events, oldest first, as they happened.
+// limit events, oldest first, as they happened. The alerts among them
+// then restart their cooldowns, so a condition that lasts across the
+// restart is not alerted again at once.
 func (a *alerter) warm(ctx context.Context, since time.Time, limit uint64) error {
-	q := audit.Query{Filter: audit.Filter{Kind: audit.KindExchange}, Since: since, PageSize: audit.MaxPageSize}
+	var from uint64
 	if head := a.trail.Head(); head > limit {
-		q.FromSeq = head - limit + 1
+		from = head - limit + 1
 	}
+	err := a.eachEvent(ctx, audit.KindExchange, since, from, a.detector.Warm)
+	if err != nil {
+		return err
+	}
+	return a.eachEvent(ctx, audit.KindAlert, since, from, func(e audit.Event) {
+		a.detector.WarmAlert(alert.Kind(e.Alert), e.KeyID, e.Detail["identity"], e.Time)
+	})
+}
+
+// eachEvent calls fn with every event of kind since since, from sequence
+// number from on, oldest first.
+func (a *alerter) eachEvent(ctx context.Context, kind audit.Kind, since time.Time, from uint64, fn func(audit.Event)) error {
+	q := audit.Query{Filter: audit.Filter{Kind: kind}, Since: since, FromSeq: from, PageSize: audit.MaxPageSize}
 	for {
 		page, err := a.trail.Query(ctx, q)
 		if err != nil {
 			return err
 		}
 		for _, e := range page.Events {
-			a.detector.Warm(e)
+			fn(e)
 		}
 		if page.NextPageToken == "" {
 			return nil

@@ -80,3 +80,55 @@ func TestWarmReadsTheNewestHistory(t *testing.T) {
 		t.Errorf("with since 10 s before the end: %d keys, want 10", got)
 	}
 }
+
+// An alert recorded before a restart keeps its cooldown: the warmed
+// detector does not raise it again for the same key at once.
+func TestWarmRestartsAlertCooldowns(t *testing.T) {
+	ctx := context.Background()
+	key := make([]byte, badgerstore.EncryptionKeySize)
+	_, _ = rand.Read(key)
+	st, err := badgerstore.Open(badgerstore.Options{InMemory: true, EncryptionKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	chain := make([]byte, audit.MACKeyLen)
+	_, _ = rand.Read(chain)
+	clock := time.Now().Add(-time.Hour)
+	tr, err := audit.Open(ctx, audit.Config{Log: st, Key: chain, Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tr.Close() })
+	record := func(e audit.Event) {
+		t.Helper()
+		if _, err := tr.Record(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		clock = clock.Add(time.Second)
+	}
+	record(audit.Event{Kind: audit.KindExchange, Actor: "spiffe://t/a", KeyID: "k1", Result: audit.ResultOK})
+	record(audit.Event{Kind: audit.KindAlert, Actor: audit.ActorAlerts, KeyID: "k1", Alert: string(alert.NewIdentity),
+		Result: audit.ResultOK, Detail: map[string]string{"identity": "spiffe://t/b"}})
+	warmed := func() *alert.Detector {
+		det, err := alert.NewDetector(detectorConfig(policy.DefaultAlertRules()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := &alerter{detector: det, trail: tr}
+		if err := a.warm(ctx, clock.Add(-24*time.Hour), warmEvents); err != nil {
+			t.Fatal(err)
+		}
+		return det
+	}
+	cooldown := policy.DefaultAlertRules().Cooldown
+	use := func(det *alert.Detector, after time.Duration) []alert.Alert {
+		return det.Observe(audit.Event{Kind: audit.KindExchange, Time: clock.Add(after), Actor: "spiffe://t/c", KeyID: "k1", Result: audit.ResultOK})
+	}
+	if got := use(warmed(), time.Second); len(got) != 0 {
+		t.Errorf("a new identity within the cooldown of the recorded alert: %+v, want none", got)
+	}
+	if got := use(warmed(), cooldown+time.Second); len(got) != 1 || got[0].Kind != alert.NewIdentity {
+		t.Errorf("a new identity after the cooldown: %+v, want one alert", got)
+	}
+}

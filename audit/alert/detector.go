@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/latchkeyhq/latchkey/audit"
 )
@@ -53,6 +54,45 @@ func (d *Detector) Observe(e audit.Event) []Alert {
 // networks stay known and baselines keep their history.
 func (d *Detector) Warm(e audit.Event) {
 	d.observe(&e, false)
+}
+
+// WarmAlert restarts the cooldown of an alert raised before a restart, at
+// its time, so that a condition which lasts across the restart is not
+// alerted again before its cooldown ends. Call it after Warm has learned
+// the exchanges: a key the Detector does not know keeps no cooldown.
+// Unknown kinds are ignored.
+func (d *Detector) WarmAlert(kind Kind, keyID, identity string, at time.Time) {
+	ms := at.UnixMilli()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if kind == InvalidKeyBurst {
+		if identity == "" {
+			return
+		}
+		st := d.idents.get(identity)
+		if st == nil {
+			st = d.idents.add(identity)
+		}
+		st.cool.warm(ms)
+		d.shrink()
+		return
+	}
+	st := d.keys.get(keyID)
+	if keyID == "" || st == nil {
+		return
+	}
+	switch kind {
+	case NewIdentity:
+		st.coolIdentity.warm(ms)
+	case NewNetwork:
+		st.coolNetwork.warm(ms)
+	case RateSpike:
+		st.coolRate.warm(ms)
+	case ScopeProbe:
+		st.coolScope.warm(ms)
+	case FlaggedKeyUse:
+		st.coolFlagged.warm(ms)
+	}
 }
 
 // Tracked reports how many keys and identities the Detector holds state for.

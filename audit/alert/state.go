@@ -71,6 +71,14 @@ func (c *cooldown) allow(now, period int64) bool {
 	return true
 }
 
+// warm records an alert raised at, before a restart, unless a later one is
+// already recorded.
+func (c *cooldown) warm(at int64) {
+	if !c.set || at > c.at {
+		c.at, c.set = at, true
+	}
+}
+
 // window holds the times of the last len(ts) events, so "n events within d"
 // costs n int64s however fast events arrive.
 type window struct {
