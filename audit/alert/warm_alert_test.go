@@ -61,6 +61,34 @@ func TestWarmAlertRestartsTheCooldown(t *testing.T) {
 			t.Errorf("a burst within the cooldown: %v, want none", kinds(got))
 		}
 	})
+	t.Run("flagged key use", func(t *testing.T) {
+		d := newDetector(t)
+		d.WarmAlert(FlaggedKeyUse, "k1", idA, t0.Add(10*time.Second))
+		if got := d.Observe(exchange(30*time.Second, flags(audit.FlagLeaked))); len(got) != 0 {
+			t.Errorf("within the cooldown: %v, want none", kinds(got))
+		}
+		if got := d.Observe(exchange(2*time.Minute, flags(audit.FlagLeaked))); len(got) != 1 || got[0].Kind != FlaggedKeyUse {
+			t.Errorf("after the cooldown: %v, want a flagged key use", kinds(got))
+		}
+	})
+	t.Run("scope probe", func(t *testing.T) {
+		d := newDetector(t)
+		d.WarmAlert(ScopeProbe, "k1", idA, t0.Add(10*time.Second))
+		var got []Alert
+		for i := range 6 { // the default count is 5 within 10 minutes
+			got = append(got, d.Observe(exchange(time.Duration(11+i)*time.Second, denied(audit.ReasonScopeDenied)))...)
+		}
+		if len(got) != 0 {
+			t.Errorf("probes within the cooldown: %v, want none", kinds(got))
+		}
+		fresh := newDetector(t)
+		for i := range 6 {
+			got = append(got, fresh.Observe(exchange(time.Duration(11+i)*time.Second, denied(audit.ReasonScopeDenied)))...)
+		}
+		if len(got) != 1 || got[0].Kind != ScopeProbe {
+			t.Errorf("the same probes without the warmed alert: %v, want one scope probe", kinds(got))
+		}
+	})
 	t.Run("an unknown key keeps nothing", func(t *testing.T) {
 		d := newDetector(t)
 		before := d.Tracked()
