@@ -18,22 +18,9 @@ import (
 // knows.
 func TestWarmReadsTheNewestHistory(t *testing.T) {
 	ctx := context.Background()
-	key := make([]byte, badgerstore.EncryptionKeySize)
-	_, _ = rand.Read(key)
-	st, err := badgerstore.Open(badgerstore.Options{InMemory: true, EncryptionKey: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	chain := make([]byte, audit.MACKeyLen)
-	_, _ = rand.Read(chain)
 	start := time.Now().Add(-time.Hour)
 	clock := start
-	tr, err := audit.Open(ctx, audit.Config{Log: st, Key: chain, Now: func() time.Time { return clock }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tr.Close() })
+	tr := memTrail(t, func() time.Time { return clock })
 	const used, read = 60, 30
 	for i := range used {
 		// A key event between exchanges: the limit counts every event,
@@ -85,21 +72,8 @@ func TestWarmReadsTheNewestHistory(t *testing.T) {
 // detector does not raise it again for the same key at once.
 func TestWarmRestartsAlertCooldowns(t *testing.T) {
 	ctx := context.Background()
-	key := make([]byte, badgerstore.EncryptionKeySize)
-	_, _ = rand.Read(key)
-	st, err := badgerstore.Open(badgerstore.Options{InMemory: true, EncryptionKey: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	chain := make([]byte, audit.MACKeyLen)
-	_, _ = rand.Read(chain)
 	clock := time.Now().Add(-time.Hour)
-	tr, err := audit.Open(ctx, audit.Config{Log: st, Key: chain, Now: func() time.Time { return clock }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tr.Close() })
+	tr := memTrail(t, func() time.Time { return clock })
 	record := func(e audit.Event) {
 		t.Helper()
 		if _, err := tr.Record(ctx, e); err != nil {
@@ -131,4 +105,24 @@ func TestWarmRestartsAlertCooldowns(t *testing.T) {
 	if got := use(warmed(), cooldown+time.Second); len(got) != 1 || got[0].Kind != alert.NewIdentity {
 		t.Errorf("a new identity after the cooldown: %+v, want one alert", got)
 	}
+}
+
+// memTrail opens an audit trail on an in-memory store, stamped by now.
+func memTrail(t *testing.T, now func() time.Time) *audit.Trail {
+	t.Helper()
+	key := make([]byte, badgerstore.EncryptionKeySize)
+	_, _ = rand.Read(key)
+	st, err := badgerstore.Open(badgerstore.Options{InMemory: true, EncryptionKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	chain := make([]byte, audit.MACKeyLen)
+	_, _ = rand.Read(chain)
+	tr, err := audit.Open(context.Background(), audit.Config{Log: st, Key: chain, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tr.Close() })
+	return tr
 }
