@@ -38,8 +38,8 @@ type AuditLog interface {
 	ScanAudit(ctx context.Context, term string, from uint64, fn func(AuditRecord) (bool, error)) error
 	// GetAudit returns the record with seq, or ErrNotFound.
 	GetAudit(ctx context.Context, seq uint64) (AuditRecord, error)
-	// PruneAudit deletes records with Seq <= through, with their index
-	// entries, oldest first, in durable transactions of a bounded size. A
+	// PruneAudit deletes records with Seq <= through, and index entries
+	// left covering none, oldest first, in durable transactions of a bounded size. A
 	// backend that stores each AppendAudit call as one unit may keep the
 	// records of a unit that also holds a record after through. Each
 	// transaction also stores the meta values anchor returns for the last

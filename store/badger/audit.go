@@ -16,11 +16,11 @@ import (
 // The audit log is stored one AppendAudit call per entry: a batch of
 // consecutive records under the sequence number of its first (on disk, a
 // reference to the batch in its batch file, see auditfiles.go; in memory,
-// the batch itself), one empty index entry per distinct term of the batch,
-// and named meta values. A
-// synced Badger write costs far more than the bytes in it, so one entry
-// per batch, rather than one per record and term, is what keeps the audit
-// trail cheap on the exchange path.
+// the batch itself), empty index entries for the terms no earlier entry
+// covers (auditindex.go), and named meta values. A synced Badger write
+// costs far more than the bytes in it, so one entry per batch, rather than
+// one per record and term, is what keeps the audit trail cheap on the
+// exchange path.
 const (
 	auditBatchPrefix = "alog/b/"
 	auditIndexPrefix = "alog/i/"
@@ -148,8 +148,12 @@ func (s *Store) AppendAudit(ctx context.Context, recs []store.AuditRecord, meta 
 		return err
 	}
 	defer done()
-	var value []byte
+	var (
+		value []byte
+		index []string
+	)
 	if len(recs) > 0 {
+		index = s.cover.uncovered(terms, recs[0].Seq, s.indexSpan)
 		value = encodeAuditBatch(recs)
 		if s.batches != nil {
 			// Held until the reference commits: see dropAuditFiles.
@@ -164,16 +168,16 @@ func (s *Store) AppendAudit(ctx context.Context, recs []store.AuditRecord, meta 
 			if err != nil {
 				return err
 			}
-			value = ref.encode()
+			value = ref.encode(terms)
 		}
 	}
-	return s.update(ctx, func(txn *badger.Txn) error {
+	err = s.update(ctx, func(txn *badger.Txn) error {
 		if len(recs) > 0 {
 			first := recs[0].Seq
 			if err := set(txn, badger.NewEntry(auditBatchKey(first), value)); err != nil {
 				return err
 			}
-			for t := range terms {
+			for _, t := range index {
 				if err := set(txn, badger.NewEntry(auditIndexKey(t, first), nil)); err != nil {
 					return err
 				}
@@ -181,6 +185,10 @@ func (s *Store) AppendAudit(ctx context.Context, recs []store.AuditRecord, meta 
 		}
 		return setMeta(txn, meta)
 	})
+	if err == nil && len(index) > 0 {
+		s.cover.wrote(index, recs[0].Seq, s.indexSpan)
+	}
+	return err
 }
 
 func setMeta(txn *badger.Txn, meta map[string][]byte) error {
@@ -223,13 +231,14 @@ func (s *Store) batchAt(txn *badger.Txn, seq uint64) ([]store.AuditRecord, error
 	if !it.Valid() {
 		return nil, nil
 	}
-	return s.readBatch(it.Item())
+	return s.readBatch(it.Item(), "")
 }
 
 // readBatch decodes the batch entry item, reading the batch from its file
 // when the entry refers to one. A batch pruned since the reader's snapshot
-// was taken reads as empty.
-func (s *Store) readBatch(item *badger.Item) ([]store.AuditRecord, error) {
+// was taken reads as empty, and so does one whose term filter rules out
+// term, unless term is empty.
+func (s *Store) readBatch(item *badger.Item, term string) ([]store.AuditRecord, error) {
 	k := item.Key()
 	if len(k) != len(auditBatchPrefix)+8 {
 		return nil, fmt.Errorf("%w: corrupt audit key", store.ErrUnavailable)
@@ -237,14 +246,16 @@ func (s *Store) readBatch(item *badger.Item) ([]store.AuditRecord, error) {
 	first := binary.BigEndian.Uint64(k[len(auditBatchPrefix):])
 	var recs []store.AuditRecord
 	var ref batchRef
-	var inFile bool
+	var inFile, ruledOut bool
 	err := item.Value(func(v []byte) (err error) {
 		if isBatchRef(v) {
 			inFile = true
-			ref, err = decodeBatchRef(v)
+			var filter []byte
+			ref, filter, err = decodeBatchRef(v)
 			if err != nil {
 				return fmt.Errorf("%w: audit batch %d: %w", store.ErrUnavailable, first, err)
 			}
+			ruledOut = term != "" && filter != nil && !filterMayContain(filter, term)
 			return nil
 		}
 		recs, err = decodeAuditBatch(first, v)
@@ -253,7 +264,7 @@ func (s *Store) readBatch(item *badger.Item) ([]store.AuditRecord, error) {
 	if err != nil {
 		return nil, unavailableIfBadger(err)
 	}
-	if !inFile {
+	if !inFile || ruledOut {
 		return recs, nil
 	}
 	if s.batches == nil {
@@ -339,7 +350,7 @@ func (s *Store) scanAuditBatches(ctx context.Context, txn *badger.Txn, start uin
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		recs, err := s.readBatch(it.Item())
+		recs, err := s.readBatch(it.Item(), "")
 		if err != nil {
 			return err
 		}
@@ -350,6 +361,8 @@ func (s *Store) scanAuditBatches(ctx context.Context, txn *badger.Txn, start uin
 	return nil
 }
 
+// scanAuditIndex visits, in order, the batches from start on that the
+// term's index entries cover and whose filters do not rule the term out.
 func (s *Store) scanAuditIndex(ctx context.Context, txn *badger.Txn, term string, start uint64, visit func([]store.AuditRecord) (bool, error)) error {
 	prefix := append(append([]byte(auditIndexPrefix), term...), 0)
 	opts := badger.DefaultIteratorOptions
@@ -357,7 +370,14 @@ func (s *Store) scanAuditIndex(ctx context.Context, txn *badger.Txn, term string
 	opts.PrefetchValues = false
 	it := txn.NewIterator(opts)
 	defer it.Close()
-	for it.Seek(auditIndexKey(term, start)); it.Valid(); it.Next() {
+	bopts := badger.DefaultIteratorOptions
+	bopts.Prefix = []byte(auditBatchPrefix)
+	batches := txn.NewIterator(bopts)
+	defer batches.Close()
+	// Batches before next are visited, or covered by no entry.
+	next := start
+	// An entry from before start covers it if it reaches it.
+	for it.Seek(auditIndexKey(term, start-min(start, s.indexSpan-1))); it.Valid(); it.Next() {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -365,21 +385,31 @@ func (s *Store) scanAuditIndex(ctx context.Context, txn *badger.Txn, term string
 		if len(k) != len(prefix)+8 {
 			return fmt.Errorf("%w: corrupt audit index key", store.ErrUnavailable)
 		}
-		first := binary.BigEndian.Uint64(k[len(prefix):])
-		item, err := txn.Get(auditBatchKey(first))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return fmt.Errorf("%w: audit index names missing batch %d", store.ErrUnavailable, first)
+		x := binary.BigEndian.Uint64(k[len(prefix):])
+		end := spanEnd(x, s.indexSpan)
+		if end <= next {
+			continue
 		}
-		if err != nil {
-			return unavailable("read", err)
+		for batches.Seek(auditBatchKey(max(x, next))); batches.Valid(); batches.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			bk := batches.Item().Key()
+			if len(bk) != len(auditBatchPrefix)+8 {
+				return fmt.Errorf("%w: corrupt audit key", store.ErrUnavailable)
+			}
+			if binary.BigEndian.Uint64(bk[len(auditBatchPrefix):]) >= end {
+				break
+			}
+			recs, err := s.readBatch(batches.Item(), term)
+			if err != nil {
+				return err
+			}
+			if more, err := visit(recs); err != nil || !more {
+				return err
+			}
 		}
-		recs, err := s.readBatch(item)
-		if err != nil {
-			return err
-		}
-		if more, err := visit(recs); err != nil || !more {
-			return err
-		}
+		next = end
 	}
 	return nil
 }
@@ -408,6 +438,9 @@ func (s *Store) PruneAudit(ctx context.Context, through uint64, anchor func(last
 	}
 	if total == 0 {
 		return 0, nil
+	}
+	if err := s.sweepAuditIndex(ctx); err != nil {
+		return total, err
 	}
 	done, err := s.enter(ctx)
 	if err != nil {
@@ -441,7 +474,7 @@ func (s *Store) dropAuditFiles() error {
 				if !isBatchRef(v) {
 					return nil
 				}
-				ref, err := decodeBatchRef(v)
+				ref, _, err := decodeBatchRef(v)
 				if err != nil {
 					return fmt.Errorf("%w: audit batch %x: %w", store.ErrUnavailable, it.Item().Key(), err)
 				}
@@ -474,7 +507,7 @@ func (s *Store) pruneAuditBatches(ctx context.Context, through uint64, anchor fu
 		opts.Prefix = []byte(auditBatchPrefix)
 		it := txn.NewIterator(opts)
 		for it.Rewind(); it.Valid() && len(victims) < auditPruneBatches; it.Next() {
-			recs, err := s.readBatch(it.Item())
+			recs, err := s.readBatch(it.Item(), "")
 			if err != nil {
 				it.Close()
 				return err
@@ -493,17 +526,6 @@ func (s *Store) pruneAuditBatches(ctx context.Context, through uint64, anchor fu
 			first := recs[0].Seq
 			if err := txn.Delete(auditBatchKey(first)); err != nil {
 				return unavailable("delete", err)
-			}
-			terms := map[string]struct{}{}
-			for _, r := range recs {
-				for _, t := range r.Terms {
-					terms[t] = struct{}{}
-				}
-			}
-			for t := range terms {
-				if err := txn.Delete(auditIndexKey(t, first)); err != nil {
-					return unavailable("delete", err)
-				}
 			}
 			n += len(recs)
 		}

@@ -46,9 +46,12 @@ const (
 	batchKeyInfo   = "latchkey audit batches v1"
 	batchRefMarker = 0x00
 	batchRefV1     = 0x01
-	// batchRefLen is a reference's size: marker, version, file number,
-	// offset and sealed length. An inline batch starts with its record
-	// count, never zero, so the marker tells the two apart.
+	// batchRefV2 is followed by the batch's term filter (auditindex.go).
+	batchRefV2 = 0x02
+	// batchRefLen is a reference's size without a filter: marker,
+	// version, file number, offset and sealed length. An inline batch
+	// starts with its record count, never zero, so the marker tells the
+	// two apart.
 	batchRefLen = 2 + 8 + 8 + 4
 )
 
@@ -58,21 +61,41 @@ type batchRef struct {
 	size uint32
 }
 
-func (r batchRef) encode() []byte {
-	b := make([]byte, 2, batchRefLen)
-	b[0], b[1] = batchRefMarker, batchRefV1
+// encode returns the reference with the batch's term filter after it.
+func (r batchRef) encode(terms map[string]struct{}) []byte {
+	b := make([]byte, 2, batchRefLen+1+filterMinBytes+len(terms)*filterBitsPerKey/8)
+	b[0], b[1] = batchRefMarker, batchRefV2
 	b = binary.BigEndian.AppendUint64(b, r.file)
 	b = binary.BigEndian.AppendUint64(b, uint64(r.off))
-	return binary.BigEndian.AppendUint32(b, r.size)
+	b = binary.BigEndian.AppendUint32(b, r.size)
+	return appendTermFilter(b, terms)
 }
 
 // isBatchRef reports whether a batch entry's value is a reference rather
 // than the batch itself.
 func isBatchRef(v []byte) bool { return len(v) > 0 && v[0] == batchRefMarker }
 
-func decodeBatchRef(v []byte) (batchRef, error) {
-	if len(v) != batchRefLen || v[0] != batchRefMarker || v[1] != batchRefV1 {
-		return batchRef{}, errors.New("malformed batch reference")
+// decodeBatchRef parses a reference and returns its term filter, nil for
+// a reference written before filters (which may hold any term). The
+// filter aliases v.
+func decodeBatchRef(v []byte) (batchRef, []byte, error) {
+	bad := errors.New("malformed batch reference")
+	if len(v) < batchRefLen || v[0] != batchRefMarker {
+		return batchRef{}, nil, bad
+	}
+	var filter []byte
+	switch v[1] {
+	case batchRefV1:
+		if len(v) != batchRefLen {
+			return batchRef{}, nil, bad
+		}
+	case batchRefV2:
+		filter = v[batchRefLen:]
+		if !validTermFilter(filter) {
+			return batchRef{}, nil, bad
+		}
+	default:
+		return batchRef{}, nil, bad
 	}
 	r := batchRef{
 		file: binary.BigEndian.Uint64(v[2:]),
@@ -80,9 +103,9 @@ func decodeBatchRef(v []byte) (batchRef, error) {
 		size: binary.BigEndian.Uint32(v[18:]),
 	}
 	if r.off < 0 || r.size <= batchNonceLen || r.size > batchFileMax {
-		return batchRef{}, errors.New("malformed batch reference")
+		return batchRef{}, nil, bad
 	}
-	return r, nil
+	return r, filter, nil
 }
 
 // batchFiles appends sealed batches to numbered files and reads them back.

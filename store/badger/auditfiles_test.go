@@ -61,9 +61,14 @@ func TestAuditBatchesLiveInSealedFiles(t *testing.T) {
 	appendBatches(t, s, 100, 3)
 
 	v := rawBatchValue(t, s, 101)
-	ref, err := decodeBatchRef(v)
-	if err != nil || len(v) != batchRefLen {
-		t.Fatalf("Badger holds %d bytes for batch 101 (%v), want a %d-byte reference", len(v), err, batchRefLen)
+	ref, filter, err := decodeBatchRef(v)
+	if err != nil || len(v) != batchRefLen+1+filterMinBytes || len(filter) != 1+filterMinBytes {
+		t.Fatalf("Badger holds %d bytes for batch 101 (%v), want a %d-byte reference and a %d-byte filter", len(v), err, batchRefLen, 1+filterMinBytes)
+	}
+	for _, term := range []string{"k:0", "k:1", "k:2", "t:exchange"} {
+		if !filterMayContain(filter, term) {
+			t.Errorf("the filter of batch 101 rules out %q", term)
+		}
 	}
 	if ref.off == 0 || ref.file != batchFileNums(t, dir)[0] {
 		t.Errorf("batch 101 at %+v, want after batch 1 in file %v", ref, batchFileNums(t, dir))
@@ -148,7 +153,7 @@ func TestAuditBatchFilesDeletedByPruning(t *testing.T) {
 		t.Fatalf("%d batch files, want several", len(nums))
 	}
 	oldest := func() uint64 {
-		ref, err := decodeBatchRef(rawBatchValue(t, s, 401))
+		ref, _, err := decodeBatchRef(rawBatchValue(t, s, 401))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -240,7 +245,7 @@ func TestAuditBatchDamageIsReported(t *testing.T) {
 		key = newKey(t)
 		s := mustOpen(t, Options{Dir: dir, EncryptionKey: key})
 		appendBatches(t, s, 10, 3)
-		ref, err := decodeBatchRef(rawBatchValue(t, s, 11))
+		ref, _, err := decodeBatchRef(rawBatchValue(t, s, 11))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -353,7 +358,7 @@ func TestAuditBatchPrunedUnderAnOpenSnapshot(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the old snapshot lost batch %d: %v", first, err)
 		}
-		recs, err := s.readBatch(item)
+		recs, err := s.readBatch(item, "")
 		if err != nil || len(recs) != 0 {
 			t.Errorf("pruned batch %d from an old snapshot: %d records, %v; want none, no error", first, len(recs), err)
 		}
@@ -362,7 +367,7 @@ func TestAuditBatchPrunedUnderAnOpenSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if recs, err := s.readBatch(item); err != nil || len(recs) != 100 {
+	if recs, err := s.readBatch(item, ""); err != nil || len(recs) != 100 {
 		t.Errorf("kept batch 501 from the old snapshot: %d records, %v", len(recs), err)
 	}
 }
@@ -393,23 +398,34 @@ func TestAuditBatchWriteFailureMovesToANewFile(t *testing.T) {
 }
 
 func TestDecodeBatchRefRefusesDamage(t *testing.T) {
-	good := batchRef{file: 3, off: 4096, size: 100}.encode()
-	if r, err := decodeBatchRef(good); err != nil || r != (batchRef{file: 3, off: 4096, size: 100}) {
+	want := batchRef{file: 3, off: 4096, size: 100}
+	good := want.encode(map[string]struct{}{"k:a": {}, "t:exchange": {}})
+	r, filter, err := decodeBatchRef(good)
+	if err != nil || r != want || !filterMayContain(filter, "k:a") {
 		t.Fatalf("round trip = %+v, %v", r, err)
 	}
-	for i := range len(good) + 1 {
-		if _, err := decodeBatchRef(good[:i]); err == nil && i != len(good) {
+	// A reference written before filters: 22 bytes, no filter.
+	v1 := append([]byte{batchRefMarker, batchRefV1}, good[2:batchRefLen]...)
+	if r, filter, err := decodeBatchRef(v1); err != nil || r != want || filter != nil {
+		t.Fatalf("version 1 = %+v, %v, %v", r, filter, err)
+	}
+	for i := range len(good) {
+		if _, _, err := decodeBatchRef(good[:i]); err == nil && i != batchRefLen+1+filterMinBytes {
 			t.Errorf("truncated to %d bytes: accepted", i)
 		}
 	}
+	noProbes := slices.Clone(good)
+	noProbes[batchRefLen] = 0
 	for name, v := range map[string][]byte{
-		"extended":         append(slices.Clone(good), 0),
-		"unknown version":  append([]byte{batchRefMarker, 2}, good[2:]...),
-		"negative offset":  append(append(slices.Clone(good[:10]), 0x80, 0, 0, 0, 0, 0, 0, 0), good[18:]...),
-		"shorter than GCM": batchRef{file: 3, off: 0, size: batchNonceLen}.encode(),
-		"too large":        batchRef{file: 3, off: 0, size: batchFileMax + 1}.encode(),
+		"version 1 extended":  append(slices.Clone(v1), 0),
+		"filter too large":    append(slices.Clone(good), make([]byte, filterMaxBytes)...),
+		"filter of no probes": noProbes,
+		"unknown version":     append([]byte{batchRefMarker, 3}, good[2:]...),
+		"negative offset":     append(append(slices.Clone(good[:10]), 0x80, 0, 0, 0, 0, 0, 0, 0), good[18:]...),
+		"shorter than GCM":    batchRef{file: 3, off: 0, size: batchNonceLen}.encode(nil),
+		"too large":           batchRef{file: 3, off: 0, size: batchFileMax + 1}.encode(nil),
 	} {
-		if _, err := decodeBatchRef(v); err == nil {
+		if _, _, err := decodeBatchRef(v); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}

@@ -45,6 +45,10 @@ type Store struct {
 	// batches holds the audit log's batches; nil in memory, where they
 	// stay in Badger.
 	batches *batchFiles
+	// cover and indexSpan shape the audit index (auditindex.go);
+	// indexSpan is auditIndexSpan but in tests.
+	cover     *covered
+	indexSpan uint64
 }
 
 // hooks lets tests drive the GC loop without waiting on real time.
@@ -79,7 +83,7 @@ func open(opts Options, h hooks) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Store{db: db, logger: logger, now: now, hooks: h}
+	s := &Store{db: db, logger: logger, now: now, hooks: h, cover: newCovered(), indexSpan: auditIndexSpan}
 	if !opts.InMemory {
 		s.dir = opts.Dir
 		s.batches, err = openBatchFiles(opts.Dir, opts.EncryptionKey)
