@@ -103,6 +103,15 @@ func (t *Trail) enqueue(req *request) error {
 // audited exchange's cost.
 var waitTimers = sync.Pool{New: func() any { return time.NewTimer(time.Hour) }}
 
+// requests are reused by RecordWithin once answered. A request whose
+// caller stopped waiting is left to the trail, which may still answer it.
+var requests = sync.Pool{New: func() any { return &request{done: make(chan error, 1)} }}
+
+func putRequest(req *request) {
+	req.e = Event{}
+	requests.Put(req)
+}
+
 // RecordWithin is Record for a caller that waits at most d and has no
 // context of its own to cancel the wait: it returns
 // context.DeadlineExceeded when d passes first (the event may still be
@@ -114,8 +123,10 @@ func (t *Trail) RecordWithin(e Event, d time.Duration) error {
 		_, err := t.Record(ctx, e)
 		return err
 	}
-	req := &request{e: e, done: make(chan error, 1)}
+	req := requests.Get().(*request)
+	req.e = e
 	if err := t.enqueue(req); err != nil {
+		putRequest(req)
 		return err
 	}
 	tm := waitTimers.Get().(*time.Timer)
@@ -126,6 +137,7 @@ func (t *Trail) RecordWithin(e Event, d time.Duration) error {
 	}()
 	select {
 	case err := <-req.done:
+		putRequest(req)
 		return err
 	case <-tm.C:
 		return context.DeadlineExceeded

@@ -306,6 +306,15 @@ func TestRecordWithinBoundsTheWait(t *testing.T) {
 		f, err := openSegment(name)
 		return stallingFile{walFile: f, release: release}, err
 	}
+	var (
+		mu        sync.Mutex
+		published []string
+	)
+	tr.AddHook(func(e Event) {
+		mu.Lock()
+		published = append(published, e.KeyID)
+		mu.Unlock()
+	})
 	start := time.Now()
 	if err := tr.RecordWithin(exchange("k", "a", ResultOK, ""), 50*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("RecordWithin with the disk stalled = %v, want DeadlineExceeded", err)
@@ -324,6 +333,13 @@ func TestRecordWithinBoundsTheWait(t *testing.T) {
 	page, err := tr.Query(context.Background(), Query{})
 	if err != nil || len(page.Events) != 2 || page.Events[0].KeyID != "k" || page.Events[1].KeyID != "k2" {
 		t.Fatalf("events after the stall = %+v, %v", page.Events, err)
+	}
+	// The request given up on stays the trail's: the next call does not
+	// reuse it, so each event is published as it was recorded.
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(published) != "[k k2]" {
+		t.Fatalf("published %v, want [k k2]", published)
 	}
 }
 

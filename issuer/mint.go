@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"crypto/ed25519"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -60,28 +61,29 @@ func (i *Issuer) Mint(g Grant) (Token, error) {
 		Cnf:       confirmation{X5TS256: g.CertThumbprint},
 	}
 	scratch := claimsBuffers.Get().(*[]byte)
+	defer claimsBuffers.Put(scratch)
+	// The claims are encoded at the start of the scratch space, and the
+	// token is built after them: header, base64 of the claims, then the
+	// signature over both. Only the finished token is copied out.
 	payload := appendClaims((*scratch)[:0], i.opening, &claims)
 	enc := base64.RawURLEncoding
-	var in strings.Builder
-	in.Grow(len(i.header) + 1 + enc.EncodedLen(len(payload)))
-	in.WriteString(i.header)
-	in.WriteByte('.')
-	payload = slices.Grow(payload, enc.EncodedLen(len(payload)))
-	in.Write(enc.AppendEncode(payload[len(payload):], payload))
-	*scratch = payload[:0]
-	claimsBuffers.Put(scratch)
-	input := in.String()
-	sig, err := i.signer.Sign(input, i.active.priv)
-	if err != nil {
+	full := slices.Grow(payload, len(i.header)+1+enc.EncodedLen(len(payload))+1+enc64Max)
+	tok := full[len(payload):]
+	tok = append(tok, i.header...)
+	tok = append(tok, '.')
+	tok = enc.AppendEncode(tok, payload)
+	var sig []byte
+	if ed, ok := i.active.priv.(ed25519.PrivateKey); ok {
+		// What golang-jwt's EdDSA method computes, without first copying
+		// the signing input into a string and back.
+		sig = ed25519.Sign(ed, tok)
+	} else if sig, err = i.signer.Sign(string(tok), i.active.priv); err != nil {
 		return Token{}, fmt.Errorf("issuer: sign: %w", err)
 	}
-	var tok strings.Builder
-	tok.Grow(len(input) + 1 + enc.EncodedLen(len(sig)))
-	tok.WriteString(input)
-	tok.WriteByte('.')
-	var sigBuf [enc64Max]byte
-	tok.Write(enc.AppendEncode(sigBuf[:0], sig))
-	return Token{Raw: tok.String(), JTI: jti, IssuedAt: iat.UTC(), ExpiresAt: exp.UTC()}, nil
+	tok = append(tok, '.')
+	tok = enc.AppendEncode(tok, sig)
+	*scratch = full[:0]
+	return Token{Raw: string(tok), JTI: jti, IssuedAt: iat.UTC(), ExpiresAt: exp.UTC()}, nil
 }
 
 func (i *Issuer) checkGrant(g Grant) error {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 func decodeSegment(t *testing.T, seg string) map[string]json.RawMessage {
@@ -226,5 +228,48 @@ func TestTokenRedaction(t *testing.T) {
 	}
 	if !strings.Contains(outputs["slog"], tok.JTI) {
 		t.Fatalf("log line should still carry the jti: %s", outputs["slog"])
+	}
+}
+
+// Tokens are built in pooled scratch space and signed without golang-jwt
+// for EdDSA: each signature is the one golang-jwt's method makes (EdDSA
+// is deterministic) or verifies with it, and no token changes when later
+// ones reuse the space.
+func TestMintSignaturesAreGolangJWTs(t *testing.T) {
+	for _, key := range []*SigningKey{fixedKey("sig"), fixedECKey(t, "sig")} {
+		t.Run(key.Alg(), func(t *testing.T) {
+			iss := newTestIssuer(t, testConfig(), key)
+			method := jwt.GetSigningMethod(key.Alg())
+			var toks, raws []string
+			for n := range 50 {
+				g := testGrant()
+				g.Scopes = []string{strings.Repeat("s", n+1)} // tokens of varying length
+				tok, err := iss.Mint(g)
+				if err != nil {
+					t.Fatal(err)
+				}
+				toks, raws = append(toks, tok.Raw), append(raws, strings.Clone(tok.Raw))
+			}
+			for n, raw := range toks {
+				if raw != raws[n] {
+					t.Fatalf("token %d changed after later mints", n)
+				}
+				dot := strings.LastIndexByte(raw, '.')
+				sig, err := base64.RawURLEncoding.Strict().DecodeString(raw[dot+1:])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := method.Verify(raw[:dot], sig, key.priv.Public()); err != nil {
+					t.Fatalf("token %d: golang-jwt rejects the signature: %v", n, err)
+				}
+				if key.Alg() != "EdDSA" {
+					continue
+				}
+				want, err := method.Sign(raw[:dot], key.priv)
+				if err != nil || !bytes.Equal(sig, want) {
+					t.Fatalf("token %d: signature differs from golang-jwt's (%v)", n, err)
+				}
+			}
+		})
 	}
 }

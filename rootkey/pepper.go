@@ -4,7 +4,9 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
+	"hash"
 	"slices"
+	"sync"
 )
 
 // MinPepperLen is the shortest pepper NewPepper accepts: the HMAC-SHA256
@@ -25,7 +27,12 @@ type Pepper struct {
 	k *pepperKey
 }
 
-type pepperKey struct{ b []byte }
+type pepperKey struct {
+	b []byte
+	// macs pools HMAC-SHA256 states under b: a fresh one hashes the key
+	// twice before the secret, and every token exchange verifies one.
+	macs sync.Pool
+}
 
 // NewPepper returns a Pepper holding a copy of b, so later changes to b do
 // not change stored hashes.
@@ -49,9 +56,22 @@ func (p Pepper) Hash(k Key) []byte {
 	if p.k == nil {
 		return nil
 	}
-	mac := hmac.New(sha256.New, p.k.b)
+	return p.sum(make([]byte, 0, HashLen), k)
+}
+
+// sum appends Hash(k) to dst.
+func (p Pepper) sum(dst []byte, k Key) []byte {
+	mac, _ := p.k.macs.Get().(hash.Hash)
+	if mac == nil {
+		mac = hmac.New(sha256.New, p.k.b)
+	}
 	mac.Write(k.secret())
-	return mac.Sum(nil)
+	dst = mac.Sum(dst)
+	// Reset before pooling, so no state derived from the secret stays
+	// behind.
+	mac.Reset()
+	p.k.macs.Put(mac)
+	return dst
 }
 
 // Verify reports whether stored is Hash(k), comparing in constant time. It
@@ -63,7 +83,8 @@ func (p Pepper) Verify(k Key, stored []byte) bool {
 	}
 	// The HMAC is computed even for the zero Key so that every call costs
 	// the same.
-	ok := hmac.Equal(p.Hash(k), stored)
+	var buf [HashLen]byte
+	ok := hmac.Equal(p.sum(buf[:0], k), stored)
 	return ok && !k.IsZero()
 }
 

@@ -2,9 +2,13 @@ package rootkey
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -178,5 +182,44 @@ func TestDerive(t *testing.T) {
 	}
 	if (Pepper{}).Derive("x") != nil {
 		t.Error("the zero Pepper derived a key")
+	}
+}
+
+// Hashes share pooled HMAC states: many goroutines hashing different keys
+// at once each get their own key's value, the one a fresh HMAC gives.
+func TestHashConcurrentMatchesAFreshHMAC(t *testing.T) {
+	p := testPepper(t, 7)
+	keys := make([]Key, 16)
+	want := make([][]byte, len(keys))
+	for i := range keys {
+		k, err := Generate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[i] = k
+		m := hmac.New(sha256.New, p.k.b)
+		m.Write(k.secret())
+		want[i] = m.Sum(nil)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, len(keys))
+	for i := range keys {
+		wg.Go(func() {
+			for range 200 {
+				if got := p.Hash(keys[i]); !bytes.Equal(got, want[i]) {
+					errs <- fmt.Sprintf("key %d: Hash = %x, want %x", i, got, want[i])
+					return
+				}
+				if !p.Verify(keys[i], want[i]) || p.Verify(keys[(i+1)%len(keys)], want[i]) {
+					errs <- fmt.Sprintf("key %d: Verify disagrees with Hash", i)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }

@@ -55,7 +55,10 @@ func checkAuditTerms(terms []string) error {
 
 // encodeAuditBatch lays out consecutive records: a count, then per record
 // its terms and its body, each length-prefixed.
-func encodeAuditBatch(recs []store.AuditRecord) []byte {
+func encodeAuditBatch(recs []store.AuditRecord) []byte { return appendAuditBatch(nil, recs) }
+
+// appendAuditBatch appends the encoding of recs to dst.
+func appendAuditBatch(dst []byte, recs []store.AuditRecord) []byte {
 	n := binary.MaxVarintLen64
 	for _, r := range recs {
 		n += 2*binary.MaxVarintLen64 + len(r.Body)
@@ -63,7 +66,7 @@ func encodeAuditBatch(recs []store.AuditRecord) []byte {
 			n += binary.MaxVarintLen64 + len(t)
 		}
 	}
-	v := binary.AppendUvarint(make([]byte, 0, n), uint64(len(recs)))
+	v := binary.AppendUvarint(slices.Grow(dst, n), uint64(len(recs)))
 	for _, r := range recs {
 		v = binary.AppendUvarint(v, uint64(len(r.Terms)))
 		for _, t := range r.Terms {
@@ -154,17 +157,20 @@ func (s *Store) AppendAudit(ctx context.Context, recs []store.AuditRecord, meta 
 	)
 	if len(recs) > 0 {
 		index = s.cover.uncovered(terms, recs[0].Seq, s.indexSpan)
-		value = encodeAuditBatch(recs)
-		if s.batches != nil {
+		if s.batches == nil {
+			value = encodeAuditBatch(recs)
+		} else {
 			// Held until the reference commits: see dropAuditFiles.
 			s.batches.wmu.Lock()
 			defer s.batches.wmu.Unlock()
+			body := appendAuditBatch(s.batches.bodyBuf[:0], recs)
+			s.batches.bodyBuf = reusable(body)
 			if s.dir != "" {
-				if err := checkSpace(s.dir, spaceReserve+uint64(len(value))); err != nil {
+				if err := checkSpace(s.dir, spaceReserve+uint64(len(body))); err != nil {
 					return err
 				}
 			}
-			ref, err := s.batches.appendLocked(value, auditBatchKey(recs[0].Seq))
+			ref, err := s.batches.appendLocked(body, auditBatchKey(recs[0].Seq))
 			if err != nil {
 				return err
 			}

@@ -108,6 +108,19 @@ func decodeBatchRef(v []byte) (batchRef, []byte, error) {
 	return r, filter, nil
 }
 
+// reusableMax is the largest buffer kept for the next batch: a full batch
+// of events is around a megabyte.
+const reusableMax = 4 << 20
+
+// reusable returns b emptied for reuse, or nil when it is too large to
+// keep.
+func reusable(b []byte) []byte {
+	if cap(b) > reusableMax {
+		return nil
+	}
+	return b[:0]
+}
+
 // batchFiles appends sealed batches to numbered files and reads them back.
 type batchFiles struct {
 	dir  string
@@ -117,11 +130,14 @@ type batchFiles struct {
 	maxSize int64
 
 	// wmu is held by an append from writing its batch until its reference
-	// commits, and by dropBefore; it guards cur and curOff.
-	wmu    sync.Mutex
-	cur    *os.File
-	curNum uint64
-	curOff int64
+	// commits, and by dropBefore; it guards cur, curOff and the buffers
+	// appends reuse for a batch's encoding and its sealed form.
+	wmu     sync.Mutex
+	cur     *os.File
+	curNum  uint64
+	curOff  int64
+	bodyBuf []byte
+	sealBuf []byte
 
 	// mu guards the read handles and dropped.
 	mu      sync.Mutex
@@ -210,7 +226,8 @@ func (b *batchFiles) appendLocked(body, aad []byte) (batchRef, error) {
 			return batchRef{}, err
 		}
 	}
-	sealed := make([]byte, batchNonceLen, size)
+	sealed := slices.Grow(b.sealBuf[:0], size)[:batchNonceLen]
+	defer func() { b.sealBuf = reusable(sealed) }()
 	if _, err := rand.Read(sealed); err != nil {
 		return batchRef{}, unavailable("audit batch nonce", err)
 	}
