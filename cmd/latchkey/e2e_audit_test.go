@@ -280,9 +280,9 @@ func alterAuditResult(t *testing.T, state string, seq uint64) {
 			if err != nil {
 				return err
 			}
-			// A reference: marker 0, version 1, file number, offset,
-			// sealed length.
-			if len(ref) != 22 || ref[0] != 0 || ref[1] != 1 {
+			// A reference: marker 0, version 2, file number, offset,
+			// sealed length, then the batch's term filter.
+			if len(ref) < 22 || ref[0] != 0 || ref[1] != 2 {
 				return fmt.Errorf("batch %x is not a batch file reference", it.Item().Key())
 			}
 			path := filepath.Join(paths.DataDir, "audit-batches", fmt.Sprintf("%016x.batches", binary.BigEndian.Uint64(ref[2:])))
