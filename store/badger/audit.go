@@ -1,6 +1,7 @@
 package badger
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -392,6 +393,28 @@ func (s *Store) scanAuditIndex(ctx context.Context, txn *badger.Txn, term string
 			return fmt.Errorf("%w: corrupt audit index key", store.ErrUnavailable)
 		}
 		x := binary.BigEndian.Uint64(k[len(prefix):])
+		if s.batches != nil {
+			// Stores written before the index had spans hold an entry per
+			// term and batch, beside batches without term filters: such an
+			// entry names its own batch only.
+			legacy, err := legacyBatchAt(batches, x)
+			if err != nil {
+				return err
+			}
+			if legacy {
+				if x >= next {
+					recs, err := s.readBatch(batches.Item(), term)
+					if err != nil {
+						return err
+					}
+					if more, err := visit(recs); err != nil || !more {
+						return err
+					}
+					next = x + 1
+				}
+				continue
+			}
+		}
 		end := spanEnd(x, s.indexSpan)
 		if end <= next {
 			continue
@@ -418,6 +441,26 @@ func (s *Store) scanAuditIndex(ctx context.Context, txn *badger.Txn, term string
 		next = end
 	}
 	return nil
+}
+
+// legacyBatchAt moves it to the batch that starts at x and reports
+// whether that batch was written before term filters: stored inline, or
+// behind a reference without a filter.
+func legacyBatchAt(it *badger.Iterator, x uint64) (bool, error) {
+	key := auditBatchKey(x)
+	it.Seek(key)
+	if !it.Valid() || !bytes.Equal(it.Item().Key(), key) {
+		return false, nil
+	}
+	legacy := false
+	err := it.Item().Value(func(v []byte) error {
+		legacy = !isBatchRef(v) || len(v) < 2 || v[1] != batchRefV2
+		return nil
+	})
+	if err != nil {
+		return false, unavailableIfBadger(err)
+	}
+	return legacy, nil
 }
 
 func unavailableIfBadger(err error) error {

@@ -21,7 +21,8 @@ import (
 // per million events instead of one per event. Entries start wherever
 // their term first occurs, so they are not written in bursts at fixed
 // boundaries. An entry written by earlier versions, one per term and
-// batch, reads the same way and only covers more than it has to.
+// batch, starts at a batch without a term filter, and names that batch
+// only.
 //
 // Within that range, each batch reference carries a Bloom filter of the
 // batch's terms (auditfiles.go), so a search reads only the batches that

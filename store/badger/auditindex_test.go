@@ -284,3 +284,41 @@ func TestCoveredForgetsWithinItsBound(t *testing.T) {
 		t.Errorf("%d remembered after overflowing, want 0", len(c.from))
 	}
 }
+
+// An index entry written before spans names its own batch only: a term
+// scan over an older store reads no other batch without a filter.
+func TestAuditLegacyIndexEntriesNameTheirBatchOnly(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t, Options{Dir: t.TempDir(), EncryptionKey: newKey(t)})
+	rare := map[uint64]bool{5: true}
+	err := s.db.Update(func(txn *badger.Txn) error {
+		// Two batches as older versions stored them: inline, with an
+		// entry per term and batch. The second does not hold k:rare and
+		// is damaged, so reading it fails.
+		if err := txn.Set(auditBatchKey(1), encodeAuditBatch(spanRecs(1, 10, rare))); err != nil {
+			return err
+		}
+		if err := txn.Set(auditBatchKey(11), []byte{0x05, 0xff}); err != nil {
+			return err
+		}
+		for _, k := range [][]byte{auditIndexKey("k:rare", 1), auditIndexKey("t:exchange", 1), auditIndexKey("t:exchange", 11)} {
+			if err := txn.Set(k, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rare[25] = true
+	if err := s.AppendAudit(ctx, spanRecs(21, 30, rare), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := scanSeqs(t, s, "k:rare", 0); !slices.Equal(got, []uint64{5, 25}) {
+		t.Errorf("scan k:rare = %v, want [5 25]", got)
+	}
+	if err := s.ScanAudit(ctx, "t:exchange", 0, func(store.AuditRecord) (bool, error) { return true, nil }); err == nil {
+		t.Error("a scan of a term the damaged batch is indexed under did not report the damage")
+	}
+}
