@@ -125,14 +125,19 @@ func assertRecord(t *testing.T, got, want store.KeyRecord) {
 // calls, so tests can change a record between the listing and the update.
 type hookedKeys struct {
 	store.KeyStore
-	mu           sync.Mutex
-	lists        int
+	mu    sync.Mutex
+	lists int
+	// withHistory counts listings that asked for the keys' history.
+	withHistory  int
 	beforeUpdate func(id string)
 }
 
 func (h *hookedKeys) ListKeys(ctx context.Context, q store.KeyQuery) (store.KeyPage, error) {
 	h.mu.Lock()
 	h.lists++
+	if !q.WithoutHistory {
+		h.withHistory++
+	}
 	h.mu.Unlock()
 	return h.KeyStore.ListKeys(ctx, q)
 }

@@ -153,6 +153,9 @@ func (j *Janitor) Sweep(ctx context.Context) (SweepReport, error) {
 	pol := j.policy()
 	q := store.KeyQuery{
 		PageSize: j.pageSize,
+		// The rules read no history, and each key that needs work is read
+		// again, whole, by UpdateKey.
+		WithoutHistory: true,
 		// Filtering inside the scan keeps pages full of keys that need work.
 		Match: func(rec store.KeyRecord) bool {
 			return !plan(rec, pol.KeyRulesFor(rec.Owner), now).empty()

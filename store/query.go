@@ -21,9 +21,14 @@ type KeyQuery struct {
 	// Match is an extra predicate evaluated inside the scan, so that pages
 	// stay full and page tokens stay exact; nil matches every record. It
 	// must not call back into the store.
-	Match     func(KeyRecord) bool
-	PageSize  int
-	PageToken string
+	Match func(KeyRecord) bool
+	// WithoutHistory leaves History empty in the records Match sees and
+	// the page holds. A scan that never reads it, such as the janitor's
+	// once a minute over every key, is spared decoding it: a key's history
+	// only grows, and decoding it was most of a listing's cost.
+	WithoutHistory bool
+	PageSize       int
+	PageToken      string
 }
 
 // Validate checks the parts of a query that do not depend on the backend.

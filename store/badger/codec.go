@@ -116,9 +116,34 @@ func encodeKey(r store.KeyRecord) ([]byte, error) {
 
 // decodeKey parses a stored record. A record that does not parse means the
 // database is damaged, which callers must treat as the store being down.
+// keyWireNoHistory decodes a record without its history, which only
+// grows: the history is still scanned as JSON, but not decoded.
+type keyWireNoHistory struct {
+	keyWire
+	History skipJSON `json:"history,omitempty"`
+}
+
+// skipJSON takes any JSON value and keeps nothing.
+type skipJSON struct{}
+
+func (*skipJSON) UnmarshalJSON([]byte) error { return nil }
+
 func decodeKey(id string, b []byte) (store.KeyRecord, error) {
-	var w keyWire
-	if err := json.Unmarshal(b, &w); err != nil {
+	return decodeKeyWith(id, b, true)
+}
+
+// decodeKeyWith decodes a record, with its history only when history is
+// set.
+func decodeKeyWith(id string, b []byte, history bool) (store.KeyRecord, error) {
+	var lean keyWireNoHistory
+	w := &lean.keyWire
+	var err error
+	if history {
+		err = json.Unmarshal(b, w)
+	} else {
+		err = json.Unmarshal(b, &lean)
+	}
+	if err != nil {
 		return store.KeyRecord{}, corrupt("key", id, err)
 	}
 	if w.V != keyWireV1 && w.V != keyWireVersion {

@@ -190,7 +190,7 @@ func (s *Store) ListKeys(ctx context.Context, q store.KeyQuery) (store.KeyPage, 
 			if err != nil {
 				return unavailable("read", err)
 			}
-			rec, err := decodeKey(id, val)
+			rec, err := decodeKeyWith(id, val, !q.WithoutHistory)
 			if err != nil {
 				return err
 			}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -85,6 +86,42 @@ func runListKeys(t *testing.T, open func(*testing.T) store.Store) {
 		}
 		if _, err := s.ListKeys(ctx, store.KeyQuery{State: 42}); !errors.Is(err, store.ErrInvalidArgument) {
 			t.Fatalf("unknown state filter = %v, want ErrInvalidArgument", err)
+		}
+	})
+
+	t.Run("without history", func(t *testing.T) {
+		s := open(t)
+		for i := range 3 {
+			rec := base(fmt.Sprintf("h%d", i))
+			for n := range i * 2 {
+				rec.AddEvent(store.KeyEvent{At: rec.CreatedAt, Action: "attested", Actor: "alice", Detail: fmt.Sprint("event ", n)})
+			}
+			mustCreate(t, s, rec)
+		}
+		full, err := s.ListKeys(ctx, store.KeyQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(full.Keys) != 3 || len(full.Keys[2].History) < 4 {
+			t.Fatalf("full listing: %d keys, the last with %d events", len(full.Keys), len(full.Keys[len(full.Keys)-1].History))
+		}
+		seen := 0
+		lean, err := s.ListKeys(ctx, store.KeyQuery{WithoutHistory: true, Match: func(rec store.KeyRecord) bool {
+			if len(rec.History) != 0 {
+				t.Errorf("Match saw %d events of %s", len(rec.History), rec.ID)
+			}
+			seen++
+			return true
+		}})
+		if err != nil || len(lean.Keys) != 3 || seen != 3 {
+			t.Fatalf("lean listing: %d keys, %d matched, %v", len(lean.Keys), seen, err)
+		}
+		for i, rec := range lean.Keys {
+			want := full.Keys[i].Clone()
+			want.History = nil
+			if rec.History != nil || !reflect.DeepEqual(rec, want) {
+				t.Errorf("lean record %s:\n got %+v\nwant %+v", rec.ID, rec, want)
+			}
 		}
 	})
 
