@@ -20,7 +20,7 @@ var t0 = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 
 const day = 24 * time.Hour
 
-func openStore(t *testing.T) store.Store {
+func openStore(t testing.TB) store.Store {
 	t.Helper()
 	key := make([]byte, badgerstore.EncryptionKeySize)
 	if _, err := rand.Read(key); err != nil {
