@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unique"
 
 	"github.com/latchkeyhq/latchkey/audit"
 )
@@ -207,14 +208,14 @@ func (d *Detector) learnIdentity(e *audit.Event, st *keyState, now int64, alerti
 	if e.Actor == "" {
 		return out
 	}
-	if i := find(st.idents, e.Actor); i >= 0 {
+	if i := findIdent(st.idents, e.Actor); i >= 0 {
 		st.idents[i].last = now
 		return out
 	}
 	known := len(st.idents)
 	// A new identity is learned even when the alert is held back by the
 	// cooldown: the first alert has already drawn attention to the key.
-	st.idents = remember(st.idents, strings.Clone(e.Actor), now, d.cfg.MaxKnownPerKey)
+	st.idents = remember(st.idents, unique.Make(e.Actor), now, d.cfg.MaxKnownPerKey)
 	if known == 0 || !alerting || !st.coolIdentity.allow(now, d.cooldown) {
 		return out
 	}
@@ -271,7 +272,7 @@ func networkOf(peer netip.AddrPort) (netip.Prefix, bool) {
 func (d *Detector) countRate(e *audit.Event, st *keyState, alerting bool, out []Alert) []Alert {
 	minute := floorDiv(e.Time.Unix(), 60)
 	st.rate.add(minute, d.alpha, d.cfg.BaselineMinutes)
-	if !alerting || st.rate.history < d.cfg.BaselineMinutes {
+	if !alerting || int(st.rate.history) < d.cfg.BaselineMinutes {
 		return out
 	}
 	base := st.rate.baseline()
@@ -288,7 +289,7 @@ func (d *Detector) countRate(e *audit.Event, st *keyState, alerting bool, out []
 		Message: fmt.Sprintf("Key %q made %d exchanges in one minute against a baseline of %s per minute.",
 			e.KeyID, st.rate.count, baseText),
 		Detail: map[string]string{
-			"count":            strconv.Itoa(st.rate.count),
+			"count":            strconv.Itoa(int(st.rate.count)),
 			"baseline_per_min": baseText,
 			"threshold":        strconv.FormatFloat(threshold, 'f', 2, 64),
 			"window":           "1m",

@@ -440,3 +440,30 @@ func BenchmarkGCManyKeys(b *testing.B) {
 	}
 	runtime.KeepAlive(d)
 }
+
+// TestDetectorBytesPerKey bounds the heap a tracked key costs when many
+// keys are used by one identity from one network, as a CI system's keys
+// are: the identity's name is held once, and a key's state is a few words.
+// It was 394 bytes before identities were interned and cooldowns packed.
+func TestDetectorBytesPerKey(t *testing.T) {
+	keys := make([]string, manyKeys)
+	for i := range keys {
+		keys[i] = "key-" + strconv.Itoa(i)
+	}
+	d := mustDetector(t, Config{})
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for _, k := range keys {
+		d.Observe(exchange(0, key(k)))
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(d)
+	runtime.KeepAlive(keys)
+	perKey := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / manyKeys
+	t.Logf("%.0f bytes per tracked key", perKey)
+	if perKey > 300 {
+		t.Fatalf("%.0f bytes per tracked key, want at most 300", perKey)
+	}
+}

@@ -3,11 +3,13 @@ package alert
 import (
 	"math"
 	"net/netip"
+	"unique"
 )
 
 // keyState is what the Detector remembers about one key.
 type keyState struct {
-	idents []seen[string]
+	// idents are interned: keys used by one identity share its name.
+	idents []seen[unique.Handle[string]]
 	nets   []seen[netip.Prefix]
 	rate   rate
 	// scope is allocated on the first scope denial; most keys never have one.
@@ -28,6 +30,16 @@ type identState struct {
 type seen[T comparable] struct {
 	v    T
 	last int64 // unix milliseconds
+}
+
+// findIdent is find for interned identities, without interning id.
+func findIdent(list []seen[unique.Handle[string]], id string) int {
+	for i := range list {
+		if list[i].v.Value() == id {
+			return i
+		}
+	}
+	return -1
 }
 
 func find[T comparable](list []seen[T], v T) int {
@@ -55,27 +67,27 @@ func remember[T comparable](list []seen[T], v T, at int64, max int) []seen[T] {
 	return list
 }
 
-// cooldown remembers when an alert last fired.
-type cooldown struct {
-	at  int64 // unix milliseconds
-	set bool
-}
+// cooldown remembers when an alert last fired: its time in unix
+// milliseconds plus one, so that zero, the value of a key that never
+// alerted, is not a time. One word instead of a time and a flag: a key
+// state holds five, and the Detector one state per key in use.
+type cooldown int64
 
 // allow reports whether an alert may fire at now and, if so, starts a new
 // cooldown period. An event older than the last alert is inside the period.
 func (c *cooldown) allow(now, period int64) bool {
-	if c.set && now-c.at < period {
+	if *c != 0 && now-(int64(*c)-1) < period {
 		return false
 	}
-	c.at, c.set = now, true
+	*c = cooldown(now + 1)
 	return true
 }
 
 // warm records an alert raised at, before a restart, unless a later one is
 // already recorded.
 func (c *cooldown) warm(at int64) {
-	if !c.set || at > c.at {
-		c.at, c.set = at, true
+	if *c == 0 || at > int64(*c)-1 {
+		*c = cooldown(at + 1)
 	}
 }
 
@@ -115,15 +127,16 @@ func (w *window) reset() { w.next, w.full = 0, false }
 // minutes multiplies sum by (1-α)^g in one step instead of folding g zeros.
 type rate struct {
 	minute  int64 // unix minute that count belongs to
-	count   int
+	count   int32
 	sum     float64
 	weight  float64
-	history int // completed minutes since first seen, capped
+	history int32 // completed minutes since first seen, capped
 	started bool
 }
 
 // add counts one exchange in minute.
 func (r *rate) add(minute int64, alpha float64, maxHistory int) {
+	maxHistory = min(maxHistory, math.MaxInt32)
 	if !r.started {
 		r.started, r.minute = true, minute
 	}
@@ -137,10 +150,10 @@ func (r *rate) add(minute int64, alpha float64, maxHistory int) {
 			r.sum *= f
 			r.weight = 1 - (1-r.weight)*f
 		}
-		if elapsed > int64(maxHistory-r.history) {
-			r.history = maxHistory
+		if elapsed > int64(maxHistory)-int64(r.history) {
+			r.history = int32(maxHistory)
 		} else {
-			r.history += int(elapsed)
+			r.history += int32(elapsed)
 		}
 		r.minute, r.count = minute, 0
 	}
