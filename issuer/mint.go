@@ -82,8 +82,12 @@ func (i *Issuer) Mint(g Grant) (Token, error) {
 	}
 	tok = append(tok, '.')
 	tok = enc.AppendEncode(tok, sig)
+	raw := string(tok)
+	// The scratch space goes back to the pool without the bearer token.
+	clear(payload)
+	clear(tok)
 	*scratch = full[:0]
-	return Token{Raw: string(tok), JTI: jti, IssuedAt: iat.UTC(), ExpiresAt: exp.UTC()}, nil
+	return Token{Raw: raw, JTI: jti, IssuedAt: iat.UTC(), ExpiresAt: exp.UTC()}, nil
 }
 
 func (i *Issuer) checkGrant(g Grant) error {

@@ -273,3 +273,22 @@ func TestMintSignaturesAreGolangJWTs(t *testing.T) {
 		})
 	}
 }
+
+// The scratch space a token is built in goes back to its pool without
+// the token, a bearer secret.
+func TestMintLeavesNoTokenInItsScratchSpace(t *testing.T) {
+	iss := newTestIssuer(t, testConfig(), fixedKey("scratch"))
+	for range 5 {
+		tok, err := iss.Mint(testGrant())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig := tok.Raw[strings.LastIndexByte(tok.Raw, '.')+1:]
+		b := claimsBuffers.Get().(*[]byte)
+		used := (*b)[:cap(*b)]
+		claimsBuffers.Put(b)
+		if bytes.Contains(used, []byte(sig)) || bytes.Contains(used, []byte(tok.JTI)) {
+			t.Fatal("the pooled scratch space still holds the token")
+		}
+	}
+}
