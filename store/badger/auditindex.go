@@ -169,14 +169,39 @@ func validTermFilter(f []byte) bool {
 // sweepAuditIndex deletes the index entries that cover no stored batch:
 // those whose range ends at or before the oldest batch. With no batch
 // stored it deletes nothing, since a batch being appended may rely on
-// any entry.
+// any entry. It works in rounds of at most sweepRound entries, so its
+// memory stays bounded however large the index.
 func (s *Store) sweepAuditIndex(ctx context.Context) error {
+	from := []byte(auditIndexPrefix)
+	for from != nil {
+		stale, resume, err := s.staleIndexEntries(ctx, from)
+		if err != nil {
+			return err
+		}
+		for len(stale) > 0 {
+			n := min(len(stale), sweepTxnDeletes)
+			if err := s.deleteKeys(ctx, stale[:n]); err != nil {
+				return err
+			}
+			stale = stale[n:]
+		}
+		from = resume
+	}
+	return nil
+}
+
+// sweepRound bounds the entries one round of sweepAuditIndex collects;
+// tests lower it.
+var sweepRound = 1 << 16
+
+// staleIndexEntries returns up to sweepRound stale index entries from
+// from on, and where the next round starts, nil when the index is done.
+func (s *Store) staleIndexEntries(ctx context.Context, from []byte) (stale [][]byte, resume []byte, err error) {
 	done, err := s.enter(ctx)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	defer done()
-	var stale [][]byte
 	err = s.view(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
 		opts.Prefix = []byte(auditBatchPrefix)
@@ -193,7 +218,7 @@ func (s *Store) sweepAuditIndex(ctx context.Context) error {
 		opts.Prefix = []byte(auditIndexPrefix)
 		it := txn.NewIterator(opts)
 		defer it.Close()
-		it.Rewind()
+		it.Seek(from)
 		for it.Valid() {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -204,6 +229,10 @@ func (s *Store) sweepAuditIndex(ctx context.Context) error {
 				continue
 			}
 			if spanEnd(binary.BigEndian.Uint64(k[len(k)-8:]), s.indexSpan) <= oldest {
+				if len(stale) == sweepRound {
+					resume = it.Item().KeyCopy(nil)
+					return nil
+				}
 				stale = append(stale, it.Item().KeyCopy(nil))
 				it.Next()
 				continue
@@ -216,23 +245,22 @@ func (s *Store) sweepAuditIndex(ctx context.Context) error {
 		}
 		return nil
 	})
+	return stale, resume, err
+}
+
+// deleteKeys deletes keys in one transaction.
+func (s *Store) deleteKeys(ctx context.Context, keys [][]byte) error {
+	done, err := s.enter(ctx)
 	if err != nil {
 		return err
 	}
-	for len(stale) > 0 {
-		n := min(len(stale), sweepTxnDeletes)
-		err := s.update(ctx, func(txn *badger.Txn) error {
-			for _, k := range stale[:n] {
-				if err := txn.Delete(k); err != nil {
-					return unavailable("delete", err)
-				}
+	defer done()
+	return s.update(ctx, func(txn *badger.Txn) error {
+		for _, k := range keys {
+			if err := txn.Delete(k); err != nil {
+				return unavailable("delete", err)
 			}
-			return nil
-		})
-		if err != nil {
-			return err
 		}
-		stale = stale[n:]
-	}
-	return nil
+		return nil
+	})
 }

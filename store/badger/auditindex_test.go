@@ -173,6 +173,9 @@ func TestAuditTermScanSkipsBatchesItsFilterRulesOut(t *testing.T) {
 
 func TestAuditIndexSweptOncePrunedPastIt(t *testing.T) {
 	ctx := context.Background()
+	// Rounds of three: each sweep below takes more than one.
+	defer func(n int) { sweepRound = n }(sweepRound)
+	sweepRound = 3
 	s := mustOpen(t, Options{Dir: t.TempDir(), EncryptionKey: newKey(t)})
 	s.indexSpan = 1000
 	rare := map[uint64]bool{150: true}
