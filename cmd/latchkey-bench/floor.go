@@ -21,8 +21,31 @@ type floorResult struct {
 	EdDSAVerifyUS float64 `json:"eddsa_verify_us"`
 	ES256SignUS   float64 `json:"es256_sign_us"`
 	ES256VerifyUS float64 `json:"es256_verify_us"`
-	Reps          int     `json:"reps"`
-	BenchTime     string  `json:"benchtime"`
+	// The spread of the runs behind each median.
+	EdDSASign   spread `json:"eddsa_sign"`
+	EdDSAVerify spread `json:"eddsa_verify"`
+	ES256Sign   spread `json:"es256_sign"`
+	ES256Verify spread `json:"es256_verify"`
+	Reps        int    `json:"reps"`
+	BenchTime   string `json:"benchtime"`
+}
+
+// floorSamples collects the runs of each floor micro-benchmark. The floor
+// is sampled before the scenarios and again after them: a machine busy
+// for a moment at the start would otherwise shift every ratio of the run.
+type floorSamples struct {
+	edSign, edVerify, esSign, esVerify []float64
+	benchTime                          time.Duration
+}
+
+// result is the median of every run sampled so far.
+func (fs *floorSamples) result() floorResult {
+	out := floorResult{Reps: len(fs.edSign), BenchTime: fs.benchTime.String(),
+		EdDSASign: spreadOf(fs.edSign), EdDSAVerify: spreadOf(fs.edVerify),
+		ES256Sign: spreadOf(fs.esSign), ES256Verify: spreadOf(fs.esVerify)}
+	out.EdDSASignUS, out.EdDSAVerifyUS = out.EdDSASign.Median, out.EdDSAVerify.Median
+	out.ES256SignUS, out.ES256VerifyUS = out.ES256Sign.Median, out.ES256Verify.Median
+	return out
 }
 
 // signingInput is a typical JWT signing input of about 300 bytes: header
@@ -36,51 +59,50 @@ func signingInput() []byte {
 }
 
 type microBench struct {
-	into *float64
+	into *[]float64
 	fn   func(b *testing.B)
 }
 
-// measureFloor runs each micro-benchmark reps times with testing.Benchmark
-// for benchtime each and keeps the median.
-func measureFloor(reps int, benchtime time.Duration) (floorResult, error) {
+// sample runs each micro-benchmark reps times with testing.Benchmark for
+// benchtime each and adds the runs to fs.
+func (fs *floorSamples) sample(reps int, benchtime time.Duration) error {
 	if flag.Lookup("test.benchtime") == nil {
 		testing.Init()
 	}
 	if err := flag.Set("test.benchtime", benchtime.String()); err != nil {
-		return floorResult{}, err
+		return err
 	}
+	fs.benchTime = benchtime
 	msg := signingInput()
 	_, edPriv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		return floorResult{}, err
+		return err
 	}
 	edPub := edPriv.Public().(ed25519.PublicKey)
 	edSig := ed25519.Sign(edPriv, msg)
 	ecPriv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return floorResult{}, err
+		return err
 	}
 	digest := sha256.Sum256(msg)
 	ecSig, err := ecdsa.SignASN1(rand.Reader, ecPriv, digest[:])
 	if err != nil {
-		return floorResult{}, err
+		return err
 	}
-	var out floorResult
-	out.Reps, out.BenchTime = reps, benchtime.String()
 	benches := []microBench{
-		{&out.EdDSASignUS, func(b *testing.B) {
+		{&fs.edSign, func(b *testing.B) {
 			for b.Loop() {
 				ed25519.Sign(edPriv, msg)
 			}
 		}},
-		{&out.EdDSAVerifyUS, func(b *testing.B) {
+		{&fs.edVerify, func(b *testing.B) {
 			for b.Loop() {
 				if !ed25519.Verify(edPub, msg, edSig) {
 					b.Fatal("ed25519 signature did not verify")
 				}
 			}
 		}},
-		{&out.ES256SignUS, func(b *testing.B) {
+		{&fs.esSign, func(b *testing.B) {
 			for b.Loop() {
 				d := sha256.Sum256(msg)
 				if _, err := ecdsa.SignASN1(rand.Reader, ecPriv, d[:]); err != nil {
@@ -88,7 +110,7 @@ func measureFloor(reps int, benchtime time.Duration) (floorResult, error) {
 				}
 			}
 		}},
-		{&out.ES256VerifyUS, func(b *testing.B) {
+		{&fs.esVerify, func(b *testing.B) {
 			for b.Loop() {
 				d := sha256.Sum256(msg)
 				if !ecdsa.VerifyASN1(&ecPriv.PublicKey, d[:], ecSig) {
@@ -98,22 +120,20 @@ func measureFloor(reps int, benchtime time.Duration) (floorResult, error) {
 		}},
 	}
 	for _, bench := range benches {
-		xs := make([]float64, 0, reps)
 		for range reps {
 			r := testing.Benchmark(bench.fn)
 			if r.N == 0 {
-				return floorResult{}, fmt.Errorf("a floor micro-benchmark failed")
+				return fmt.Errorf("a floor micro-benchmark failed")
 			}
-			xs = append(xs, float64(r.T)/float64(r.N)/1e3)
+			*bench.into = append(*bench.into, float64(r.T)/float64(r.N)/1e3)
 		}
-		*bench.into = spreadOf(xs).Median
 	}
-	return out, nil
+	return nil
 }
 
 // floorNote describes how the floor was measured, for the report.
 func (f floorResult) note() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "median of %d testing.Benchmark runs of %s each, one goroutine, ~%d-byte JWT signing input", f.Reps, f.BenchTime, len(signingInput()))
+	fmt.Fprintf(&b, "median of %d testing.Benchmark runs of %s each, half before the scenarios and half after, one goroutine, ~%d-byte JWT signing input", f.Reps, f.BenchTime, len(signingInput()))
 	return b.String()
 }

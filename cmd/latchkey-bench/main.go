@@ -164,14 +164,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.quick {
 		floorReps, floorTime = 3, 30*time.Millisecond
 	}
-	floor, err := measureFloor(floorReps, floorTime)
-	if err != nil {
+	var samples floorSamples
+	if err := samples.sample(floorReps, floorTime); err != nil {
 		return err
 	}
 	res, err := runMatrix(ctx, o, st, tmp, plan, stderr)
 	if err != nil {
 		return err
 	}
+	if err := samples.sample(floorReps, floorTime); err != nil {
+		return err
+	}
+	floor := samples.result()
 	revs := fullRevs
 	if o.quick {
 		revs = quickRevs

@@ -125,8 +125,15 @@ func (r *report) writeMarkdown(w io.Writer) {
 			mb(ph.LoadAnon), mb(ph.LoadFile), mb(ph.PeakRSS))
 	}
 	f := r.Floor
-	p("\n## Floor (%s)\n\n| operation | µs |\n|---|---|\n| EdDSA sign | %.2f |\n| EdDSA verify | %.2f |\n| ES256 sign | %.2f |\n| ES256 verify | %.2f |\n",
-		f.note(), f.EdDSASignUS, f.EdDSAVerifyUS, f.ES256SignUS, f.ES256VerifyUS)
+	p("\n## Floor (%s)\n\n| operation | µs (median) | min | max |\n|---|---|---|---|\n", f.note())
+	for _, op := range []struct {
+		name   string
+		median float64
+		s      spread
+	}{{"EdDSA sign", f.EdDSASignUS, f.EdDSASign}, {"EdDSA verify", f.EdDSAVerifyUS, f.EdDSAVerify},
+		{"ES256 sign", f.ES256SignUS, f.ES256Sign}, {"ES256 verify", f.ES256VerifyUS, f.ES256Verify}} {
+		p("| %s | %.2f | %.2f | %.2f |\n", op.name, op.median, op.s.Min, op.s.Max)
+	}
 
 	p("\n## Scenarios\n")
 	var last string
