@@ -48,7 +48,7 @@ type Store struct {
 }
 
 type slot struct {
-	enc  string // the encoded hot record; "" when the slot is free
+	h    hot // the encoded hot record; zero when the slot is free
 	used uint64
 }
 
@@ -73,11 +73,11 @@ func (s *Store) Len() int {
 // from memory when it can. Its byte slices are the caller's own; it must
 // never be written back to a store.
 func (s *Store) GetHotKey(ctx context.Context, id string) (store.KeyRecord, error) {
-	enc, err := s.lookup(ctx, id)
+	h, err := s.lookup(ctx, id)
 	if err != nil {
 		return store.KeyRecord{}, err
 	}
-	if rec, ok := decodeHot(enc); ok {
+	if rec, ok := decodeHot(h); ok {
 		return rec, nil
 	}
 	// Only a fault in the encoding gets here: answer from the store, and
@@ -93,55 +93,55 @@ func (s *Store) GetHotKey(ctx context.Context, id string) (store.KeyRecord, erro
 // KeyStatus returns the key's state and expiry, from memory when it can,
 // without allocating: introspection asks on every call.
 func (s *Store) KeyStatus(ctx context.Context, id string) (store.KeyState, time.Time, error) {
-	enc, err := s.lookup(ctx, id)
+	h, err := s.lookup(ctx, id)
 	if err != nil {
 		return store.KeyStateUnspecified, time.Time{}, err
 	}
-	state, expires := hotStatus(enc)
+	state, expires := hotStatus(h.own)
 	return state, expires, nil
 }
 
 // lookup returns the encoded hot record of id, reading the inner store and
 // remembering what it found on a miss.
-func (s *Store) lookup(ctx context.Context, id string) (string, error) {
+func (s *Store) lookup(ctx context.Context, id string) (hot, error) {
 	if err := ctx.Err(); err != nil {
-		return "", err
+		return hot{}, err
 	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return "", errClosed
+		return hot{}, errClosed
 	}
 	if i, ok := s.byID[id]; ok {
 		s.clock++
 		s.slots[i].used = s.clock
-		enc := s.slots[i].enc
+		h := s.slots[i].h
 		s.mu.Unlock()
-		return enc, nil
+		return h, nil
 	}
 	start := s.writes
 	s.mu.Unlock()
 
 	rec, err := s.inner.GetKey(ctx, id)
 	if err != nil {
-		return "", err
+		return hot{}, err
 	}
-	enc, a, b := encodeHot(&rec)
+	h, a, b := encodeHot(&rec)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.closed && s.writes == start {
-		s.add(enc[a:b], enc)
+		s.add(h.own[a:b], h)
 	}
-	return enc, nil
+	return h, nil
 }
 
-// add stores enc under id; the caller holds mu.
-func (s *Store) add(id, enc string) {
+// add stores h under id; the caller holds mu.
+func (s *Store) add(id string, h hot) {
 	s.clock++
 	if i, ok := s.byID[id]; ok {
 		// Another reader filled it first; both read after the last write.
-		s.slots[i] = slot{enc: enc, used: s.clock}
+		s.slots[i] = slot{h: h, used: s.clock}
 		return
 	}
 	var i int32
@@ -151,7 +151,7 @@ func (s *Store) add(id, enc string) {
 		i = int32(len(s.slots))
 		s.slots = append(s.slots, slot{})
 	}
-	s.slots[i] = slot{enc: enc, used: s.clock}
+	s.slots[i] = slot{h: h, used: s.clock}
 	s.byID[id] = i
 	for len(s.byID) > s.max {
 		s.evictOne()
@@ -204,11 +204,14 @@ func (s *Store) Preload(ctx context.Context) (int, error) {
 		}
 		// The id each record is cached under shares its encoding's
 		// memory, as in lookup: one allocation a key.
-		type encoded struct{ enc, id string }
+		type encoded struct {
+			h  hot
+			id string
+		}
 		encs := make([]encoded, len(page.Keys))
 		for i := range page.Keys {
-			enc, a, b := encodeHot(&page.Keys[i])
-			encs[i] = encoded{enc, enc[a:b]}
+			h, a, b := encodeHot(&page.Keys[i])
+			encs[i] = encoded{h, h.own[a:b]}
 		}
 		s.mu.Lock()
 		if s.writes == start {
@@ -216,7 +219,7 @@ func (s *Store) Preload(ctx context.Context) (int, error) {
 				if _, ok := s.byID[e.id]; ok || len(s.byID) >= s.max {
 					continue
 				}
-				s.add(e.id, e.enc)
+				s.add(e.id, e.h)
 				n++
 			}
 		}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unique"
+	"unsafe"
 
 	"github.com/latchkeyhq/latchkey/store"
 )
@@ -72,18 +74,18 @@ func TestHotRoundTrip(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			enc, a, b := encodeHot(&tc.rec)
-			if enc[a:b] != tc.rec.ID {
-				t.Fatalf("id span = %q, want %q", enc[a:b], tc.rec.ID)
+			h, a, b := encodeHot(&tc.rec)
+			if h.own[a:b] != tc.rec.ID {
+				t.Fatalf("id span = %q, want %q", h.own[a:b], tc.rec.ID)
 			}
-			got, ok := decodeHot(enc)
+			got, ok := decodeHot(h)
 			if !ok {
 				t.Fatal("decodeHot refused its own encoding")
 			}
 			if want := utcHot(tc.rec); !reflect.DeepEqual(got, want) {
 				t.Fatalf("round trip:\n got %+v\nwant %+v", got, want)
 			}
-			state, expires := hotStatus(enc)
+			state, expires := hotStatus(h.own)
 			if state != tc.rec.State || !expires.Equal(tc.rec.ExpiresAt) || expires.IsZero() != tc.rec.ExpiresAt.IsZero() {
 				t.Fatalf("hotStatus = %v, %v; want %v, %v", state, expires, tc.rec.State, tc.rec.ExpiresAt)
 			}
@@ -91,33 +93,82 @@ func TestHotRoundTrip(t *testing.T) {
 	}
 }
 
-// Every cut or extension of a valid encoding is refused, never decoded
-// into a different record and never a panic.
+// Every cut or extension of either part of a valid encoding is refused,
+// never decoded into a different record and never a panic.
 func TestHotDecodeRefusesDamage(t *testing.T) {
 	rec := fullRecord()
-	enc, _, _ := encodeHot(&rec)
-	for n := range len(enc) {
-		if _, ok := decodeHot(enc[:n]); ok {
-			t.Fatalf("decodeHot accepted the first %d of %d bytes", n, len(enc))
+	h, _, _ := encodeHot(&rec)
+	prof := h.prof.Value()
+	for n := range len(h.own) {
+		if _, ok := decodeHot(hot{h.own[:n], h.prof}); ok {
+			t.Fatalf("decodeHot accepted the first %d of %d bytes of the key's own part", n, len(h.own))
 		}
 	}
-	if _, ok := decodeHot(enc + "x"); ok {
-		t.Fatal("decodeHot accepted a trailing byte")
+	for n := range len(prof) {
+		if _, ok := decodeHot(hot{h.own, unique.Make(prof[:n])}); ok {
+			t.Fatalf("decodeHot accepted the first %d of %d bytes of the profile", n, len(prof))
+		}
 	}
-	if _, ok := decodeHot("\x02" + enc[1:]); ok {
-		t.Fatal("decodeHot accepted an unknown version")
+	for name, damaged := range map[string]hot{
+		"a trailing byte on the key's own part": {h.own + "x", h.prof},
+		"a trailing byte on the profile":        {h.own, unique.Make(prof + "x")},
+		"an unknown version":                    {"\x01" + h.own[1:], h.prof},
+		"a non-zero reserved byte":              {h.own[:3] + "\x01" + h.own[4:], h.prof},
+		"no profile":                            {h.own, unique.Handle[string]{}},
+		"the zero record":                       {},
+	} {
+		if _, ok := decodeHot(damaged); ok {
+			t.Errorf("decodeHot accepted %s", name)
+		}
+	}
+}
+
+// Keys with the same profile share one copy of it, and keys differing in
+// any profile field do not: a profile is never taken for another.
+func TestHotProfilesAreShared(t *testing.T) {
+	a, b := fullRecord(), fullRecord()
+	b.ID, b.SecretHash, b.State, b.CreatedAt = "other", []byte{5}, store.KeyStateActive, time.Unix(1, 0)
+	ha, _, _ := encodeHot(&a)
+	hb, _, _ := encodeHot(&b)
+	if ha.prof != hb.prof || unsafe.StringData(ha.prof.Value()) != unsafe.StringData(hb.prof.Value()) {
+		t.Fatal("two keys of one profile do not share it")
+	}
+	if ha.own == hb.own {
+		t.Fatal("two different keys encoded the same own part")
+	}
+	for name, change := range map[string]func(*store.KeyRecord){
+		"owner":            func(r *store.KeyRecord) { r.Owner += "x" },
+		"max TTL":          func(r *store.KeyRecord) { r.MaxTTL++ },
+		"rotation period":  func(r *store.KeyRecord) { r.RotationPeriod++ },
+		"rate":             func(r *store.KeyRecord) { r.RateLimit.PerSecond++ },
+		"burst":            func(r *store.KeyRecord) { r.RateLimit.Burst++ },
+		"a scope":          func(r *store.KeyRecord) { r.Scopes = []string{"read", "writ"} },
+		"a scope moved":    func(r *store.KeyRecord) { r.Scopes, r.Audiences = []string{"read"}, []string{"write", "api"} },
+		"an audience":      func(r *store.KeyRecord) { r.Audiences = nil },
+		"a bound identity": func(r *store.KeyRecord) { r.BoundIdentities = r.BoundIdentities[:1] },
+	} {
+		c := fullRecord()
+		change(&c)
+		hc, _, _ := encodeHot(&c)
+		if hc.prof == ha.prof {
+			t.Errorf("a different %s shares the profile", name)
+		}
+		got, ok := decodeHot(hc)
+		if want := utcHot(c); !ok || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: round trip:\n got %+v\nwant %+v", name, got, want)
+		}
 	}
 }
 
 func FuzzHotDecode(f *testing.F) {
 	rec := fullRecord()
-	enc, _, _ := encodeHot(&rec)
-	f.Add(enc)
+	h, _, _ := encodeHot(&rec)
+	f.Add(h.own, h.prof.Value())
 	small := store.KeyRecord{ID: "k"}
-	enc, _, _ = encodeHot(&small)
-	f.Add(enc)
-	f.Fuzz(func(t *testing.T, enc string) {
-		rec, ok := decodeHot(enc)
+	h, _, _ = encodeHot(&small)
+	f.Add(h.own, h.prof.Value())
+	f.Fuzz(func(t *testing.T, own, prof string) {
+		rec, ok := decodeHot(hot{own, unique.Make(prof)})
 		if !ok {
 			return
 		}
@@ -126,20 +177,20 @@ func FuzzHotDecode(f *testing.F) {
 		again, _, _ := encodeHot(&rec)
 		rec2, ok := decodeHot(again)
 		if !ok {
-			t.Fatalf("the re-encoding of a decoded record is refused: %q", again)
+			t.Fatalf("the re-encoding of a decoded record is refused: %q %q", again.own, again.prof.Value())
 		}
 		if third, _, _ := encodeHot(&rec2); third != again {
-			t.Fatalf("round trip changed the bytes:\n%q\n%q", again, third)
+			t.Fatalf("round trip changed the bytes:\n%q %q\n%q %q", again.own, again.prof.Value(), third.own, third.prof.Value())
 		}
 	})
 }
 
 func BenchmarkHotDecode(b *testing.B) {
 	rec := fullRecord()
-	enc, _, _ := encodeHot(&rec)
+	h, _, _ := encodeHot(&rec)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, ok := decodeHot(enc); !ok {
+		if _, ok := decodeHot(h); !ok {
 			b.Fatal("refused")
 		}
 	}
