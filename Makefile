@@ -81,6 +81,16 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 5m)
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./verifier
 	$(GO) test -run '^$$' -fuzz '^FuzzDetect$$' -fuzztime $(FUZZTIME) ./scan
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifySignature$$' -fuzztime $(FUZZTIME) ./audit/alert
+	$(GO) test -run '^$$' -fuzz '^FuzzLRU$$' -fuzztime $(FUZZTIME) ./audit/alert
+	$(GO) test -run '^$$' -fuzz '^FuzzAppendEvent$$' -fuzztime $(FUZZTIME) ./audit
+	$(GO) test -run '^$$' -fuzz '^FuzzBucketMatchesRate$$' -fuzztime $(FUZZTIME) ./ratelimit
+	$(GO) test -run '^$$' -fuzz '^FuzzVerifyDifferential$$' -fuzztime $(FUZZTIME) ./issuer
+	$(GO) test -run '^$$' -fuzz '^FuzzCheckStrictObject$$' -fuzztime $(FUZZTIME) ./issuer
+	$(GO) test -run '^$$' -fuzz '^FuzzClaimsDecoding$$' -fuzztime $(FUZZTIME) ./issuer
+	$(GO) test -run '^$$' -fuzz '^FuzzVerifyAgainstReference$$' -fuzztime $(FUZZTIME) ./verifier
+	$(GO) test -run '^$$' -fuzz '^FuzzStrictObject$$' -fuzztime $(FUZZTIME) ./verifier
+	$(GO) test -run '^$$' -fuzz '^FuzzHotDecode$$' -fuzztime $(FUZZTIME) ./store/cache
+	$(GO) test -run '^$$' -fuzz '^FuzzString$$' -fuzztime $(FUZZTIME) ./internal/jsonenc
 
 .PHONY: lint
 lint: tools ## gofmt, go vet, buf lint and the generated-code drift check

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/latchkeyhq/latchkey/internal/gctune"
 )
 
 // serveConfig is the file named by `latchkey serve --config`. Every secret is
@@ -59,11 +61,26 @@ type serveConfig struct {
 		// Latchkey-Signature header.
 		WebhookSecretFile string `yaml:"webhook_secret_file"`
 	} `yaml:"alerts"`
+	Memory struct {
+		// GCPercent is the garbage collector's headroom, the heap it lets
+		// grow between collections, as a percentage of the live heap and
+		// never less than 32 MiB (internal/gctune). Nil means 50; 0 leaves
+		// Go's default (100), as does GOGC in the environment.
+		GCPercent *int `yaml:"gc_percent"`
+	} `yaml:"memory"`
 	Debug struct {
 		// PprofListen, when set, serves Go's profiling endpoints there;
 		// loopback only.
 		PprofListen string `yaml:"pprof_listen"`
 	} `yaml:"debug"`
+}
+
+// gcPercent is the collector headroom to tune to; 0 means no tuning.
+func (c *serveConfig) gcPercent() int {
+	if c.Memory.GCPercent == nil {
+		return gctune.DefaultPercent
+	}
+	return *c.Memory.GCPercent
 }
 
 // auditOn reports whether the audit trail is enabled.
@@ -103,6 +120,8 @@ audit:
 alerts:
   webhook_url: https://alerts.example.com/latchkey  # signed JSON POST per alert (optional)
   webhook_secret_file: /etc/latchkey/webhook.key    # >= 16 bytes, HMAC key of Latchkey-Signature
+memory:
+  gc_percent: 50                            # heap growth between collections, % of the live heap (at least 32 MiB); 0: Go's default; GOGC overrides
 # debug:
 #   pprof_listen: 127.0.0.1:6061            # Go profiling endpoints, plain HTTP, loopback only; off by default
 `
@@ -180,6 +199,9 @@ func (c *serveConfig) validate() error {
 	}
 	if (c.Alerts.WebhookURL == "") != (c.Alerts.WebhookSecretFile == "") {
 		errs = append(errs, errors.New("alerts.webhook_url and alerts.webhook_secret_file go together"))
+	}
+	if p := c.Memory.GCPercent; p != nil && *p != 0 && (*p < gctune.MinPercent || *p > gctune.MaxPercent) {
+		errs = append(errs, fmt.Errorf("memory.gc_percent %d: want 0 (Go's default) or %d to %d", *p, gctune.MinPercent, gctune.MaxPercent))
 	}
 	switch c.Log.Level {
 	case "", "debug", "info", "warn", "error":

@@ -346,21 +346,34 @@ func TestServeRefusesBadFiles(t *testing.T) {
 		})
 	}
 	t.Run("valid config starts", func(t *testing.T) {
-		cmd := exec.Command(binPath, "serve", "--config", write(nil))
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		line, _ := bufio.NewReader(out).ReadString('\n')
-		if !strings.Contains(line, "serving gRPC on 127.0.0.1:") {
-			t.Fatalf("first line %q", line)
-		}
-		cmd.Process.Signal(syscall.SIGTERM)
-		if err := cmd.Wait(); err != nil {
-			t.Fatalf("serve exited with %v after SIGTERM", err)
+		for _, env := range []string{"", "GOGC=100"} {
+			cmd := exec.Command(binPath, "serve", "--config", write(nil))
+			var logs strings.Builder
+			cmd.Stderr = &logs
+			if env != "" {
+				cmd.Env = append(os.Environ(), env)
+			}
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			line, _ := bufio.NewReader(out).ReadString('\n')
+			if !strings.Contains(line, "serving gRPC on 127.0.0.1:") {
+				t.Fatalf("first line %q", line)
+			}
+			cmd.Process.Signal(syscall.SIGTERM)
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("serve exited with %v after SIGTERM", err)
+			}
+			// The collector's headroom is tuned unless the environment
+			// sets GOGC, which the operator's choice wins over.
+			tuned := strings.Contains(logs.String(), `"msg":"garbage collector headroom set","percent_of_live_heap":50,"at_least_mib":32`)
+			if want := env == "" && os.Getenv("GOGC") == ""; tuned != want {
+				t.Fatalf("environment %q: tuning logged %v, want %v; logs:\n%s", env, tuned, want, logs.String())
+			}
 		}
 	})
 	t.Run("second server on the same data directory", func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/latchkeyhq/latchkey/audit"
+	"github.com/latchkeyhq/latchkey/internal/gctune"
 	"github.com/latchkeyhq/latchkey/lifecycle"
 	"github.com/latchkeyhq/latchkey/metrics"
 	"github.com/latchkeyhq/latchkey/pki"
@@ -42,7 +43,9 @@ type instance struct {
 	// stopLoops ends the janitor, the usage flusher and the SIGHUP handler;
 	// loops is done when they have returned (the flusher after a last flush).
 	stopLoops context.CancelFunc
-	loops     sync.WaitGroup
+	// stopTuning hands the collector's setting back (internal/gctune).
+	stopTuning func()
+	loops      sync.WaitGroup
 	// http serves the JWKS, discovery, health and metrics endpoints.
 	http    *http.Server
 	httpLis net.Listener
@@ -225,6 +228,10 @@ func startWith(cfg *serveConfig, tlsCfg *tls.Config, disk store.Store, pepper ro
 			log.Error("grpc server stopped", "error", err)
 		}
 	}()
+	var tuned bool
+	if inst.stopTuning, tuned = gctune.Start(cfg.gcPercent()); tuned {
+		log.Info("garbage collector headroom set", "percent_of_live_heap", cfg.gcPercent(), "at_least_mib", gctune.MinHeadroom>>20)
+	}
 	log.Info("latchkey listening", "addr", lis.Addr().String(), "https_addr", httpLis.Addr().String())
 	return inst, nil
 }
@@ -318,6 +325,9 @@ func (in *instance) close() error {
 	// audit events, then the store.
 	in.stopLoops()
 	in.loops.Wait()
+	if in.stopTuning != nil {
+		in.stopTuning()
+	}
 	if in.trail != nil {
 		record(in.trail, in.log, audit.Event{Kind: audit.KindServiceStop, Actor: audit.ActorSystem})
 		in.trail.Close()
