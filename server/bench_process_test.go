@@ -21,6 +21,7 @@ import (
 
 	adminv1 "github.com/latchkeyhq/latchkey/gen/latchkey/admin/v1"
 	latchkeyv1 "github.com/latchkeyhq/latchkey/gen/latchkey/v1"
+	"github.com/latchkeyhq/latchkey/internal/gctune"
 	"github.com/latchkeyhq/latchkey/policy"
 )
 
@@ -42,6 +43,9 @@ func TestBenchServerProcess(t *testing.T) {
 	if dir == "" {
 		t.Skip("only as the server of BenchmarkExchangeProcess")
 	}
+	// The collector's setting of a production server (latchkey serve).
+	stopTuning, _ := gctune.Start(gctune.DefaultPercent)
+	defer stopTuning()
 	e := newBenchEnvAudit(t, filepath.Join(dir, "data"), nil, os.Getenv(benchAuditEnv) == "on")
 	files := map[string][]byte{
 		"ca.pem":           e.ca.CertPEM(),
