@@ -208,7 +208,7 @@ func (d *Detector) learnIdentity(e *audit.Event, st *keyState, now int64, alerti
 	if e.Actor == "" {
 		return out
 	}
-	if i := findIdent(st.idents, e.Actor); i >= 0 {
+	if i := find(st.idents, e.Actor); i >= 0 {
 		st.idents[i].last = now
 		return out
 	}
@@ -239,7 +239,7 @@ func (d *Detector) learnNetwork(e *audit.Event, st *keyState, now int64, alertin
 		return out
 	}
 	known := len(st.nets)
-	st.nets = remember(st.nets, net, now, d.cfg.MaxKnownPerKey)
+	st.nets = remember(st.nets, unique.Make(net), now, d.cfg.MaxKnownPerKey)
 	if known == 0 || !alerting || !st.coolNetwork.allow(now, d.cooldown) {
 		return out
 	}

@@ -8,9 +8,10 @@ import (
 
 // keyState is what the Detector remembers about one key.
 type keyState struct {
-	// idents are interned: keys used by one identity share its name.
+	// idents and nets are interned: keys used by one identity, or from
+	// one network, share one copy of it.
 	idents []seen[unique.Handle[string]]
-	nets   []seen[netip.Prefix]
+	nets   []seen[unique.Handle[netip.Prefix]]
 	rate   rate
 	// scope is allocated on the first scope denial; most keys never have one.
 	scope *window
@@ -32,19 +33,10 @@ type seen[T comparable] struct {
 	last int64 // unix milliseconds
 }
 
-// findIdent is find for interned identities, without interning id.
-func findIdent(list []seen[unique.Handle[string]], id string) int {
+// find returns the index of v in list, or -1, without interning v.
+func find[T comparable](list []seen[unique.Handle[T]], v T) int {
 	for i := range list {
-		if list[i].v.Value() == id {
-			return i
-		}
-	}
-	return -1
-}
-
-func find[T comparable](list []seen[T], v T) int {
-	for i := range list {
-		if list[i].v == v {
+		if list[i].v.Value() == v {
 			return i
 		}
 	}
