@@ -43,9 +43,9 @@ type instance struct {
 	// stopLoops ends the janitor, the usage flusher and the SIGHUP handler;
 	// loops is done when they have returned (the flusher after a last flush).
 	stopLoops context.CancelFunc
+	loops     sync.WaitGroup
 	// stopTuning hands the collector's setting back (internal/gctune).
 	stopTuning func()
-	loops      sync.WaitGroup
 	// http serves the JWKS, discovery, health and metrics endpoints.
 	http    *http.Server
 	httpLis net.Listener
@@ -231,6 +231,8 @@ func startWith(cfg *serveConfig, tlsCfg *tls.Config, disk store.Store, pepper ro
 	var tuned bool
 	if inst.stopTuning, tuned = gctune.Start(cfg.gcPercent()); tuned {
 		log.Info("garbage collector headroom set", "percent_of_live_heap", cfg.gcPercent(), "at_least_mib", gctune.MinHeadroom>>20)
+	} else if cfg.gcPercent() != 0 {
+		log.Info("garbage collector left to GOGC from the environment; memory.gc_percent not applied")
 	}
 	log.Info("latchkey listening", "addr", lis.Addr().String(), "https_addr", httpLis.Addr().String())
 	return inst, nil
