@@ -70,27 +70,22 @@ build-bench: build
 bench-scan: ## Leak-scanner throughput in MB/s, one worker and GOMAXPROCS workers
 	$(GO) test -run '^$$' -bench 'BenchmarkScanTree|BenchmarkDetect' -benchtime 3x -count 3 ./scan/
 
+# Every fuzz target, as package:function.
+FUZZ_TARGETS = rootkey:FuzzParse issuer:FuzzVerify issuer:FuzzVerifyDifferential \
+	issuer:FuzzCheckStrictObject issuer:FuzzClaimsDecoding policy:FuzzDecideScopes \
+	policy:FuzzMatchIdentity policy:FuzzSPIFFEID store/badger:FuzzPageToken \
+	store/cache:FuzzHotDecode verifier:FuzzVerify verifier:FuzzVerifyAgainstReference \
+	verifier:FuzzStrictObject scan:FuzzDetect audit:FuzzAppendEvent \
+	audit/alert:FuzzVerifySignature audit/alert:FuzzLRU ratelimit:FuzzBucketMatchesRate \
+	internal/jsonenc:FuzzString internal/b64url:FuzzDecode
+
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 5m)
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./rootkey
-	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./issuer
-	$(GO) test -run '^$$' -fuzz '^FuzzDecideScopes$$' -fuzztime $(FUZZTIME) ./policy
-	$(GO) test -run '^$$' -fuzz '^FuzzMatchIdentity$$' -fuzztime $(FUZZTIME) ./policy
-	$(GO) test -run '^$$' -fuzz '^FuzzSPIFFEID$$' -fuzztime $(FUZZTIME) ./policy
-	$(GO) test -run '^$$' -fuzz '^FuzzPageToken$$' -fuzztime $(FUZZTIME) ./store/badger
-	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./verifier
-	$(GO) test -run '^$$' -fuzz '^FuzzDetect$$' -fuzztime $(FUZZTIME) ./scan
-	$(GO) test -run '^$$' -fuzz '^FuzzVerifySignature$$' -fuzztime $(FUZZTIME) ./audit/alert
-	$(GO) test -run '^$$' -fuzz '^FuzzLRU$$' -fuzztime $(FUZZTIME) ./audit/alert
-	$(GO) test -run '^$$' -fuzz '^FuzzAppendEvent$$' -fuzztime $(FUZZTIME) ./audit
-	$(GO) test -run '^$$' -fuzz '^FuzzBucketMatchesRate$$' -fuzztime $(FUZZTIME) ./ratelimit
-	$(GO) test -run '^$$' -fuzz '^FuzzVerifyDifferential$$' -fuzztime $(FUZZTIME) ./issuer
-	$(GO) test -run '^$$' -fuzz '^FuzzCheckStrictObject$$' -fuzztime $(FUZZTIME) ./issuer
-	$(GO) test -run '^$$' -fuzz '^FuzzClaimsDecoding$$' -fuzztime $(FUZZTIME) ./issuer
-	$(GO) test -run '^$$' -fuzz '^FuzzVerifyAgainstReference$$' -fuzztime $(FUZZTIME) ./verifier
-	$(GO) test -run '^$$' -fuzz '^FuzzStrictObject$$' -fuzztime $(FUZZTIME) ./verifier
-	$(GO) test -run '^$$' -fuzz '^FuzzHotDecode$$' -fuzztime $(FUZZTIME) ./store/cache
-	$(GO) test -run '^$$' -fuzz '^FuzzString$$' -fuzztime $(FUZZTIME) ./internal/jsonenc
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t#*:}; \
+		echo "$(GO) test -run '^$$' -fuzz '^$$fn$$' -fuzztime $(FUZZTIME) ./$$pkg"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) ./$$pkg; \
+	done
 
 .PHONY: lint
 lint: tools ## gofmt, go vet, buf lint and the generated-code drift check

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"fmt"
+	canonb64 "github.com/latchkeyhq/latchkey/internal/b64url"
 	"io"
 	"log/slog"
 	"slices"
@@ -138,7 +139,7 @@ func validScopeToken(s string) bool {
 }
 
 func validThumbprint(s string) bool {
-	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	b, err := canonb64.Decode(s)
 	return err == nil && len(b) == 32
 }
 

@@ -2,13 +2,13 @@ package issuer
 
 import (
 	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	canonb64 "github.com/latchkeyhq/latchkey/internal/b64url"
 )
 
 // Claims are the verified claims of a token.
@@ -38,16 +38,15 @@ type VerifyOptions struct {
 // kid is refused as well.
 var forbiddenHeaders = [...]string{"jku", "x5u", "jwk", "x5c", "crit"}
 
-var strictB64 = base64.RawURLEncoding.Strict()
-
 // Verify checks raw and returns its claims. Every error wraps ErrInvalidToken;
 // the error text never quotes the token.
 //
 // Each segment is decoded once, by this package; golang-jwt supplies only the
 // signature primitive and the time, issuer and audience rules. What its parser
 // options guarded is guarded here:
-//   - WithStrictDecoding: every segment goes through strictB64, which refuses
-//     padding and non-zero trailing bits.
+//   - WithStrictDecoding: every segment goes through canonb64.Decode, which
+//     refuses padding, non-zero trailing bits and the line breaks the
+//     standard decoder skips.
 //   - WithValidMethods and the keyfunc's algorithm check: the method is chosen
 //     by the key that kid names (signingMethod), never by the header, and
 //     checkHeader refuses a header alg other than that key's.
@@ -73,7 +72,7 @@ func (i *Issuer) Verify(raw string, opts VerifyOptions) (Claims, error) {
 	if err != nil {
 		return Claims{}, err
 	}
-	payload, err := strictB64.DecodeString(payloadSeg)
+	payload, err := canonb64.Decode(payloadSeg)
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: payload is not canonical base64url", ErrMalformed)
 	}
@@ -82,7 +81,7 @@ func (i *Issuer) Verify(raw string, opts VerifyOptions) (Claims, error) {
 		return Claims{}, fmt.Errorf("%w: payload: %w", ErrMalformed, err)
 	}
 	signing := raw[:len(hdrSeg)+1+len(payloadSeg)]
-	sig, err := strictB64.DecodeString(raw[len(signing)+1:])
+	sig, err := canonb64.Decode(raw[len(signing)+1:])
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: signature is not canonical base64url", ErrMalformed)
 	}
@@ -194,7 +193,7 @@ func (h *tokenHeader) member(name, raw []byte) error {
 // breaking several is rejected for: typ, forbidden members in the order
 // forbiddenHeaders lists them, other members, kid, alg.
 func (i *Issuer) checkHeader(seg string) (verificationKey, error) {
-	b, err := strictB64.DecodeString(seg)
+	b, err := canonb64.Decode(seg)
 	if err != nil {
 		return verificationKey{}, fmt.Errorf("%w: header is not canonical base64url", ErrMalformed)
 	}

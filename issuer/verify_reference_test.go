@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	canonb64 "github.com/latchkeyhq/latchkey/internal/b64url"
 )
 
 // verifyReference is Verify as it was when golang-jwt's parser decoded the
@@ -23,12 +26,17 @@ func (i *Issuer) verifyReference(raw string, opts VerifyOptions) (Claims, error)
 	if err != nil {
 		return Claims{}, err
 	}
-	payload, err := strictB64.DecodeString(payloadSeg)
+	payload, err := canonb64.Decode(payloadSeg)
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: payload is not canonical base64url", ErrMalformed)
 	}
 	if err := checkStrictObject(payload); err != nil {
 		return Claims{}, fmt.Errorf("%w: payload: %w", ErrMalformed, err)
+	}
+	// The parser decodes the signature as encoding/base64 does, skipping
+	// line breaks: one signature must have one spelling.
+	if _, err := canonb64.Decode(raw[strings.LastIndexByte(raw, '.')+1:]); err != nil {
+		return Claims{}, fmt.Errorf("%w: signature is not canonical base64url", ErrMalformed)
 	}
 
 	wc := &wireClaims{}
@@ -72,7 +80,7 @@ func (i *Issuer) parserOptionsReference(alg string, opts VerifyOptions) []jwt.Pa
 // checkHeaderReference reads the header through a map, as checkHeader did
 // before it walked the members itself.
 func (i *Issuer) checkHeaderReference(seg string) (verificationKey, error) {
-	b, err := strictB64.DecodeString(seg)
+	b, err := canonb64.Decode(seg)
 	if err != nil {
 		return verificationKey{}, fmt.Errorf("%w: header is not canonical base64url", ErrMalformed)
 	}

@@ -49,6 +49,9 @@ func TestVerifyRejectsNonCanonicalBase64(t *testing.T) {
 			"trailing bits": flipTrailingBits(segs[n]),
 			"padding":       pad(segs[n]),
 			"std alphabet":  strings.NewReplacer("-", "+", "_", "/").Replace(segs[n]) + "+",
+			// encoding/base64 skips line breaks, even in strict mode.
+			"line feed": segs[n][:4] + "\n" + segs[n][4:],
+			"CR LF":     segs[n] + "\r\n",
 		}
 		for mname, seg := range mutations {
 			t.Run(name+"/"+mname, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/latchkeyhq/latchkey/internal/b64url"
 	"slices"
 	"strings"
 	"time"
@@ -256,7 +257,7 @@ func validScopeToken(s string) bool {
 }
 
 func validThumbprint(s string) bool {
-	b, err := b64.DecodeString(s)
+	b, err := b64url.Decode(s)
 	return err == nil && len(b) == sha256.Size
 }
 

@@ -13,6 +13,7 @@ import (
 	"math/big"
 
 	latchkeyv1 "github.com/latchkeyhq/latchkey/gen/latchkey/v1"
+	"github.com/latchkeyhq/latchkey/internal/b64url"
 )
 
 // JWS algorithms Latchkey signs with. Each key verifies exactly one, fixed by
@@ -92,7 +93,7 @@ func parseJWK(j jwk) (publicKey, error) {
 }
 
 func edKey(x string) (ed25519.PublicKey, error) {
-	b, err := b64.DecodeString(x)
+	b, err := b64url.Decode(x)
 	if err != nil || len(b) != ed25519.PublicKeySize {
 		return nil, errKeyMaterial
 	}
@@ -100,8 +101,8 @@ func edKey(x string) (ed25519.PublicKey, error) {
 }
 
 func ecKey(x, y string) (*ecdsa.PublicKey, error) {
-	xb, errX := b64.DecodeString(x)
-	yb, errY := b64.DecodeString(y)
+	xb, errX := b64url.Decode(x)
+	yb, errY := b64url.Decode(y)
 	if errX != nil || errY != nil || len(xb) != 32 || len(yb) != 32 {
 		return nil, errKeyMaterial
 	}
@@ -116,8 +117,8 @@ func ecKey(x, y string) (*ecdsa.PublicKey, error) {
 }
 
 func rsaKey(n, e string) (*rsa.PublicKey, error) {
-	nb, errN := b64.DecodeString(n)
-	eb, errE := b64.DecodeString(e)
+	nb, errN := b64url.Decode(n)
+	eb, errE := b64url.Decode(e)
 	if errN != nil || errE != nil || len(nb) == 0 || nb[0] == 0 || len(eb) == 0 || len(eb) > 4 || eb[0] == 0 {
 		return nil, errKeyMaterial
 	}

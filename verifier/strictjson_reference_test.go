@@ -8,12 +8,15 @@ import (
 	"io"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/latchkeyhq/latchkey/internal/b64url"
 )
 
 // The verification path as it was written on top of encoding/json: its
 // token stream for the strict check, then json.Unmarshal into maps of raw
-// members. It is kept, unchanged but for names, as the reference the
-// hand-written scanner and member walk are held to.
+// members. It is kept, unchanged but for names and canonical base64url
+// decoding, as the reference the hand-written scanner and member walk are
+// held to.
 
 func strictObjectReference(data []byte) error {
 	if !utf8.Valid(data) {
@@ -88,7 +91,7 @@ func scanValueReference(dec *json.Decoder, depth int) error {
 }
 
 func parseHeaderReference(seg string) (joseHeader, error) {
-	b, err := b64.DecodeString(seg)
+	b, err := b64url.Decode(seg)
 	if err != nil {
 		return joseHeader{}, fmt.Errorf("%w: header is not canonical base64url", errMalformed)
 	}
@@ -252,14 +255,14 @@ func (v *Verifier) verifyLocalReference(ctx context.Context, raw string) (Claims
 	if hdr.alg != key.alg {
 		return Claims{}, errAlgorithm
 	}
-	sig, err := b64.DecodeString(tok.sig)
+	sig, err := b64url.Decode(tok.sig)
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: signature is not canonical base64url", errMalformed)
 	}
 	if !key.verify(tok.signingInput(raw), sig) {
 		return Claims{}, errSignature
 	}
-	pb, err := b64.DecodeString(tok.payload)
+	pb, err := b64url.Decode(tok.payload)
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: payload is not canonical base64url", errMalformed)
 	}

@@ -3,6 +3,7 @@ package verifier
 import (
 	"context"
 	"fmt"
+	"github.com/latchkeyhq/latchkey/internal/b64url"
 	"strings"
 )
 
@@ -41,7 +42,7 @@ type joseHeader struct {
 // parseHeader applies the header rules: canonical base64url, one strict JSON
 // object, typ at+jwt, no member outside alg, typ and kid.
 func parseHeader(seg string) (joseHeader, error) {
-	b, err := b64.DecodeString(seg)
+	b, err := b64url.Decode(seg)
 	if err != nil {
 		return joseHeader{}, fmt.Errorf("%w: header is not canonical base64url", errMalformed)
 	}
@@ -147,14 +148,14 @@ func (v *Verifier) verifySignature(ctx context.Context, raw string) ([]byte, str
 	if hdr.alg != key.alg {
 		return nil, "", errAlgorithm
 	}
-	sig, err := b64.DecodeString(tok.sig)
+	sig, err := b64url.Decode(tok.sig)
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: signature is not canonical base64url", errMalformed)
 	}
 	if !key.verify(tok.signingInput(raw), sig) {
 		return nil, "", errSignature
 	}
-	payload, err := b64.DecodeString(tok.payload)
+	payload, err := b64url.Decode(tok.payload)
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: payload is not canonical base64url", errMalformed)
 	}

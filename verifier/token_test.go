@@ -63,6 +63,9 @@ func TestStrictRules(t *testing.T) {
 		{"header not an object", ed.sign(t, `["alg"]`, valid), errMalformed},
 		{"padded header", enc([]byte(ed.header())) + "=." + strings.SplitN(ed.sign(t, ed.header(), valid), ".", 2)[1], errMalformed},
 		{"four segments", ed.sign(t, ed.header(), valid) + ".x", errMalformed},
+		// encoding/base64 skips line breaks, even in strict mode.
+		{"line feed in the signature", func() string { s := ed.sign(t, ed.header(), valid); return s[:len(s)-8] + "\n" + s[len(s)-8:] }(), errMalformed},
+		{"CR LF after the signature", ed.sign(t, ed.header(), valid) + "\r\n", errMalformed},
 		{"empty signature", strings.TrimRight(ed.sign(t, ed.header(), valid), "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"), errMalformed},
 		{"signed by another key", es.sign(t, ed.header(), valid), errSignature},
 		{"too large", ed.sign(t, ed.header(), claimsJSON(t, map[string]any{"sub": strings.Repeat("s", MaxTokenBytes)})), errTooLarge},
