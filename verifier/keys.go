@@ -27,7 +27,9 @@ const (
 // minRSABits matches the smallest key Latchkey will sign with.
 const minRSABits = 2048
 
-var b64 = base64.RawURLEncoding.Strict()
+// b64 encodes; decoding goes through b64url.Decode, which accepts the
+// canonical spelling only.
+var b64 = base64.RawURLEncoding
 
 // jwk is one member of a JWKS, from GetJWKS or from the HTTPS document.
 type jwk struct {
