@@ -86,6 +86,8 @@ type Trail struct {
 	lastWrite    int           // events in the last write to the log
 	gather       time.Duration // see gatherWait
 	gathering    bool          // a syncer is gathering; the others wait
+	gatherWant   int           // while gathering: events framed that end it early
+	gathered     chan struct{} // told when gatherWant events are framed
 	walFailed    error
 	syncers      sync.WaitGroup
 	acks         chan syncDone
@@ -116,8 +118,8 @@ func Open(ctx context.Context, cfg Config) (*Trail, error) {
 		cfg.Now = time.Now
 	}
 	t := &Trail{
-		gather: gatherWait,
-		log:    cfg.Log, key: newChainKey(cfg.Key), now: cfg.Now,
+		gather: gatherWait, gathered: make(chan struct{}, 1),
+		log: cfg.Log, key: newChainKey(cfg.Key), now: cfg.Now,
 		onSinkError: cfg.OnSinkError, observe: cfg.Observe, onIndexError: cfg.OnIndexError,
 		idxProgress: make(chan struct{}), idxWake: make(chan struct{}, 1), idxKick: make(chan struct{}, 1),
 		idxStop: make(chan struct{}), idxDone: make(chan struct{}),

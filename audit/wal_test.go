@@ -375,3 +375,61 @@ func TestDropFront(t *testing.T) {
 		}
 	}
 }
+
+// setLoad makes the trail act as if its last write carried n events, so
+// that the next write gathers for at most wait.
+func setLoad(tr *Trail, n int, wait time.Duration) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	tr.lastWrite, tr.gather = n, wait
+}
+
+// Under load a syncer gathers until as many events are framed as the last
+// write carried: callers that all wait on the trail are written as soon
+// as the last of them arrives, not held for the whole wait.
+func TestGatherEndsWhenTheLastWritesCallersAreBack(t *testing.T) {
+	tr := openTrail(t, Config{Log: newMemLog(), Key: testKey(t), WALDir: t.TempDir()})
+	record(t, tr, exchange("k", "a", ResultOK, "")) // the first segment is made
+	const callers = 2 * gatherLoad
+	setLoad(tr, callers, time.Hour)
+	errs := make(chan error, callers)
+	for i := range callers {
+		go func() { errs <- tr.RecordWithin(exchange(fmt.Sprint("k", i), "a", ResultOK, ""), time.Minute) }()
+	}
+	for range callers {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("the callers of the last write were held for the gathering's whole wait")
+		}
+	}
+	if res := mustVerify(t, tr); res.Events != callers+1 {
+		t.Fatalf("verified %d events, want %d", res.Events, callers+1)
+	}
+}
+
+// Fewer callers than the last write carried are written when the wait
+// ends.
+func TestGatherEndsWhenItsWaitIsOver(t *testing.T) {
+	tr := openTrail(t, Config{Log: newMemLog(), Key: testKey(t), WALDir: t.TempDir()})
+	record(t, tr, exchange("k", "a", ResultOK, ""))
+	const wait = 30 * time.Millisecond
+	setLoad(tr, 4*gatherLoad, wait)
+	start := time.Now()
+	if err := tr.RecordWithin(exchange("k2", "a", ResultOK, ""), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < wait {
+		t.Fatalf("one event under load was written after %v, before the gathering's wait of %v", took, wait)
+	}
+	// The lone event's write is now the last: the next one does not wait.
+	tr.mu.Lock()
+	last := tr.lastWrite
+	tr.mu.Unlock()
+	if last != 1 {
+		t.Fatalf("last write carried %d events, want 1", last)
+	}
+}
