@@ -89,6 +89,10 @@ type Trail struct {
 	gatherWant   int           // while gathering: events framed that end it early
 	gathered     chan struct{} // told when gatherWant events are framed
 	walFailed    error
+	watchMu      sync.Mutex
+	watched      []*request // RecordWithin's requests, for the watchdog
+	watchStop    chan struct{}
+	watchDone    chan struct{}
 	syncers      sync.WaitGroup
 	acks         chan syncDone
 	ackerDone    chan struct{}

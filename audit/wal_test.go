@@ -433,3 +433,42 @@ func TestGatherEndsWhenItsWaitIsOver(t *testing.T) {
 		t.Fatalf("last write carried %d events, want 1", last)
 	}
 }
+
+// The watchdog ends the waits that are over, once each, and leaves the
+// requests the trail answered (or that went back to the pool) alone.
+func TestWatchdogEndsOnlyWaitsThatAreOver(t *testing.T) {
+	tr := &Trail{}
+	newReq := func(due int64) *request {
+		r := &request{done: make(chan error, 1)}
+		r.state.Store(due)
+		tr.watched = append(tr.watched, r)
+		return r
+	}
+	over, later, answered, pooled := newReq(100), newReq(300), newReq(100), newReq(100)
+	answered.answer(nil)
+	<-answered.done
+	putRequest(pooled)
+	tr.endWaitsOver(200)
+	if err := <-over.done; err != errWaitOver {
+		t.Fatalf("the wait that is over got %v, want errWaitOver", err)
+	}
+	if len(later.done) != 0 || len(answered.done) != 0 || len(pooled.done) != 0 {
+		t.Fatal("a request whose wait is not over was answered by the watchdog")
+	}
+	if len(tr.watched) != 1 || tr.watched[0] != later {
+		t.Fatalf("%d requests still watched, want only the later one", len(tr.watched))
+	}
+	// The trail's own answer, when the event is written after all, is
+	// not sent: nobody waits for it, and a second send could block.
+	over.answer(nil)
+	if len(over.done) != 0 {
+		t.Fatal("a request the watchdog answered was answered again")
+	}
+	tr.endWaitsOver(300)
+	if err := <-later.done; err != errWaitOver {
+		t.Fatalf("the later wait got %v at its end, want errWaitOver", err)
+	}
+	if len(tr.watched) != 0 {
+		t.Fatalf("%d requests still watched, want none", len(tr.watched))
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/store"
@@ -21,6 +23,30 @@ var errLead = errors.New("audit: lead the next write")
 type request struct {
 	e    Event
 	done chan error
+	// state, with a write-ahead log: when the caller of RecordWithin
+	// stops waiting (unix nanoseconds), or stateWaiting without a bound;
+	// stateAnswered once an answer is on done. The trail and the
+	// watchdog both answer through it, so only the first one is sent.
+	state atomic.Int64
+}
+
+const (
+	stateWaiting  = math.MaxInt64
+	stateAnswered = -1
+)
+
+// answer sends err on done unless the request was answered already.
+func (r *request) answer(err error) {
+	for {
+		s := r.state.Load()
+		if s == stateAnswered {
+			return
+		}
+		if r.state.CompareAndSwap(s, stateAnswered) {
+			r.done <- err
+			return
+		}
+	}
 }
 
 // Record appends e and returns once it is durable, with Seq, Time, Prev
