@@ -169,8 +169,20 @@ func terms(e *Event) []string {
 	if indexable(e.Actor) {
 		t = append(t, "a:"+e.Actor)
 	}
+	if kt, ok := kindTerms[e.Kind]; ok {
+		return append(t, kt)
+	}
 	return append(t, "t:"+string(e.Kind))
 }
+
+// kindTerms are the index terms of the known kinds, made once.
+var kindTerms = func() map[Kind]string {
+	m := make(map[Kind]string, len(Kinds))
+	for _, k := range Kinds {
+		m[k] = "t:" + string(k)
+	}
+	return m
+}()
 
 func indexable(v string) bool {
 	return v != "" && len(v) <= store.MaxAuditTermLen-2 && strings.IndexByte(v, 0) < 0

@@ -23,8 +23,8 @@ func appendEvent(dst []byte, e *Event) []byte {
 	dst = optString(dst, `,"actor":`, e.Actor)
 	if e.Peer != (netip.AddrPort{}) {
 		dst = append(dst, `,"peer":`...)
-		text, _ := e.Peer.AppendText(nil) // AddrPort's text form cannot fail
-		dst = jsonenc.String(dst, string(text))
+		var buf [64]byte // an IPv6 address with a zone and a port fits
+		dst = jsonenc.StringBytes(dst, e.Peer.AppendTo(buf[:0]))
 	}
 	dst = optString(dst, `,"method":`, e.Method)
 	dst = optString(dst, `,"key_id":`, e.KeyID)

@@ -69,6 +69,19 @@ func String(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
+// StringBytes is String for text held in a byte slice: text that needs
+// no escaping is copied without first becoming a string.
+func StringBytes(dst, b []byte) []byte {
+	for _, c := range b {
+		if c >= utf8.RuneSelf || !safe[c] {
+			return String(dst, string(b))
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, b...)
+	return append(dst, '"')
+}
+
 // Strings appends ss as a JSON array of strings; nil is null, as
 // encoding/json writes a nil slice.
 func Strings(dst []byte, ss []string) []byte {

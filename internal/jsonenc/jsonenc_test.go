@@ -9,7 +9,7 @@ import (
 var stringCases = []string{
 	"", "plain", `quote " and backslash \`, "<script>&amp;</script>",
 	"\x00\x01\x08\x0c\n\r\t\x1f\x7f", "caf\u00e9 \u65e5\u672c \U0001F512",
-	"line\u2028para\u2029", "bad \xff\xfe utf8 \xe2\x82", "\xed\xa0\x80 surrogate",
+	"line\u2028para\u2029", "[fe80::1%eth0]:443", "[fe80::1%<z\"one>]:1", "bad \xff\xfe utf8 \xe2\x82", "\xed\xa0\x80 surrogate",
 	"spiffe://prod.example/ns/orders/sa/api", "lk_9f8e7d6c_abc",
 }
 
@@ -22,6 +22,9 @@ func TestStringMatchesEncodingJSON(t *testing.T) {
 			}
 			if got := String([]byte("x"), s); !bytes.Equal(got[1:], want) || got[0] != 'x' {
 				t.Fatalf("String(%q) = %s, want x%s", s, got, want)
+			}
+			if got := StringBytes([]byte("x"), []byte(s)); !bytes.Equal(got[1:], want) || got[0] != 'x' {
+				t.Fatalf("StringBytes(%q) = %s, want x%s", s, got, want)
 			}
 		})
 	}
@@ -63,6 +66,9 @@ func FuzzString(f *testing.F) {
 		}
 		if got := String(nil, s); !bytes.Equal(got, want) {
 			t.Fatalf("String(%q) = %s, want %s", s, got, want)
+		}
+		if got := StringBytes(nil, []byte(s)); !bytes.Equal(got, want) {
+			t.Fatalf("StringBytes(%q) = %s, want %s", s, got, want)
 		}
 	})
 }
