@@ -19,10 +19,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	adminv1 "github.com/latchkeyhq/latchkey/gen/latchkey/admin/v1"
-	latchkeyv1 "github.com/latchkeyhq/latchkey/gen/latchkey/v1"
 	"github.com/latchkeyhq/latchkey/internal/gctune"
-	"github.com/latchkeyhq/latchkey/policy"
 )
 
 // The server of BenchmarkExchangeProcess runs in a child process (this
@@ -174,33 +171,12 @@ func BenchmarkExchangeProcess(b *testing.B) {
 	})
 	for _, audit := range []string{"off", "on"} {
 		b.Run("audit="+audit, func(b *testing.B) {
-			srv := startChildServer(b, audit)
-			defer srv.stop()
-			resp, err := adminv1.NewKeyServiceClient(srv.dial(b, "admin")).CreateKey(context.Background(), &adminv1.CreateKeyRequest{
-				Owner: "orders-team", Scopes: []string{"orders.read"}, Audiences: []string{"orders-api"},
-				RateLimit: &adminv1.RateLimit{PerSecond: policy.MaxRatePerSecond, Burst: policy.MaxRateBurst},
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
-			root := resp.GetRootKey()
-			var clients []latchkeyv1.TokenServiceClient
-			for range exchangeConns {
-				clients = append(clients, latchkeyv1.NewTokenServiceClient(srv.dial(b, "workload")))
-			}
-			var next atomic.Uint64
-			before := srv.cpu(b)
+			t := newExchangeTarget(b, audit)
+			before := t.srv.cpu(b)
 			defer func() {
-				b.ReportMetric(float64((srv.cpu(b)-before).Microseconds())/float64(b.N), "server_cpu_us/op")
+				b.ReportMetric(float64((t.srv.cpu(b)-before).Microseconds())/float64(b.N), "server_cpu_us/op")
 			}()
-			parallelCallsAt(b, exchangeParallelism, func(ctx context.Context) error {
-				client := clients[next.Add(1)%exchangeConns]
-				r, err := client.ExchangeToken(ctx, &latchkeyv1.ExchangeTokenRequest{RootKey: root})
-				if err == nil && r.GetAccessToken() == "" {
-					err = fmt.Errorf("no token")
-				}
-				return err
-			})
+			parallelCallsAt(b, exchangeParallelism, t.call)
 		})
 	}
 }
