@@ -146,7 +146,7 @@ func (t *Trail) RecordWithin(e Event, d time.Duration) error {
 	}
 	req := requests.Get().(*request)
 	req.e = e
-	req.state.Store(time.Now().Add(d).UnixNano())
+	req.state.Store(max(1, int64(time.Since(t.epoch)+d)))
 	if err := t.enqueue(req); err != nil {
 		putRequest(req)
 		return err
@@ -171,8 +171,8 @@ func (t *Trail) watchdog(stop <-chan struct{}, done chan<- struct{}) {
 		select {
 		case <-stop:
 			return
-		case now := <-tick.C:
-			t.endWaitsOver(now.UnixNano())
+		case <-tick.C:
+			t.endWaitsOver(int64(time.Since(t.epoch)))
 		}
 	}
 }

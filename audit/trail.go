@@ -89,6 +89,7 @@ type Trail struct {
 	gatherWant   int           // while gathering: events framed that end it early
 	gathered     chan struct{} // told when gatherWant events are framed
 	walFailed    error
+	epoch        time.Time // the waits' clock: nanoseconds since epoch, monotonic
 	watchMu      sync.Mutex
 	watched      []*request // RecordWithin's requests, for the watchdog
 	watchStop    chan struct{}
@@ -122,7 +123,7 @@ func Open(ctx context.Context, cfg Config) (*Trail, error) {
 		cfg.Now = time.Now
 	}
 	t := &Trail{
-		gather: gatherWait, gathered: make(chan struct{}, 1),
+		gather: gatherWait, gathered: make(chan struct{}, 1), epoch: time.Now(),
 		log: cfg.Log, key: newChainKey(cfg.Key), now: cfg.Now,
 		onSinkError: cfg.OnSinkError, observe: cfg.Observe, onIndexError: cfg.OnIndexError,
 		idxProgress: make(chan struct{}), idxWake: make(chan struct{}, 1), idxKick: make(chan struct{}, 1),

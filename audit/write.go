@@ -24,7 +24,9 @@ type request struct {
 	e    Event
 	done chan error
 	// state, with a write-ahead log: when the caller of RecordWithin
-	// stops waiting (unix nanoseconds), or stateWaiting without a bound;
+	// stops waiting (on the trail's monotonic clock, see Trail.epoch,
+	// so a step of the wall clock ends no wait), or stateWaiting without
+	// a bound;
 	// stateAnswered once an answer is on done. The trail and the
 	// watchdog both answer through it, so only the first one is sent.
 	state atomic.Int64
