@@ -23,12 +23,12 @@ var errLead = errors.New("audit: lead the next write")
 type request struct {
 	e    Event
 	done chan error
-	// state, with a write-ahead log: when the caller of RecordWithin
-	// stops waiting (on the trail's monotonic clock, see Trail.epoch,
-	// so a step of the wall clock ends no wait), or stateWaiting without
-	// a bound;
-	// stateAnswered once an answer is on done. The trail and the
-	// watchdog both answer through it, so only the first one is sent.
+	// state, with a write-ahead log, is when the caller of RecordWithin
+	// stops waiting (on the trail's monotonic clock, see Trail.epoch, so
+	// a step of the wall clock ends no wait), stateWaiting for a caller
+	// with no bound, or stateAnswered once an answer is on done. The
+	// trail and the watchdog both answer through it, so only the first
+	// answer is sent.
 	state atomic.Int64
 }
 
