@@ -106,67 +106,221 @@ func (r *results) find(scenario string, conc int) *cell {
 	return nil
 }
 
-// runMatrix seeds and serves every store of the plan in turn. progress
-// receives one line per step.
-func runMatrix(ctx context.Context, o *options, st devstate.State, tmp string, plan []storePlan, progress io.Writer) (*results, error) {
-	res := &results{}
+// phaseRun is one phase's server and what its scenarios need, alive from
+// before the matrix's first measurement until after its last.
+type phaseRun struct {
+	ph phasePlan
+	// dataDir is the phase's own copy of its store: two servers cannot
+	// open one Badger directory.
+	dataDir string
+	env     *phaseEnv
+	check   mintedToken
+	srv     *serverProc
+	started time.Duration
+}
+
+// runMatrix seeds every store of the plan, starts a server for every phase
+// on a data directory of its own, and keeps them all serving while it takes
+// the measurements in schedule's order: each repetition of every cell close
+// in time to the same repetition of every other cell, so that the machine's
+// drift over minutes falls on both sides of a ratio between phases alike.
+// Profiles and ghz runs follow, phase by phase. progress receives one line
+// per step.
+func runMatrix(ctx context.Context, o *options, st devstate.State, tmp string, plan []storePlan, progress io.Writer) (res *results, err error) {
+	res = &results{}
+	var runs []*phaseRun
 	for _, sp := range plan {
-		if err := runStore(ctx, o, st, tmp, sp, res, progress); err != nil {
+		rs, err := prepareStore(ctx, o, st, tmp, sp, res, progress)
+		if err != nil {
 			return res, err
 		}
+		runs = append(runs, rs...)
+	}
+	// Every server started is stopped, whatever failed.
+	defer func() {
+		for _, r := range runs {
+			if r.env.conns != nil {
+				r.env.conns.close()
+			}
+			if r.srv == nil {
+				continue
+			}
+			if serr := r.srv.stop(); err == nil && serr != nil {
+				err = fmt.Errorf("%w: %s: %w", errHarness, r.ph.variant, serr)
+			}
+		}
+	}()
+	for _, r := range runs {
+		if err := startPhase(ctx, o, st, tmp, r, progress); err != nil {
+			return res, err
+		}
+	}
+	if err := measure(ctx, o, runs, res, progress); err != nil {
+		return res, err
+	}
+	for _, r := range runs {
+		if err := runExtras(ctx, o, st, r, res, progress); err != nil {
+			return res, err
+		}
+	}
+	for _, r := range runs {
+		res.Phases = append(res.Phases, phaseMemory(r, res))
 	}
 	return res, nil
 }
 
-func runStore(ctx context.Context, o *options, st devstate.State, tmp string, sp storePlan, res *results, progress io.Writer) error {
-	dataDir := filepath.Join(tmp, dirName(sp.name))
+// prepareStore seeds sp through a server of its own, gives every phase but
+// the first a copy of the seeded directory, and imports each phase's
+// revocations into that phase's directory alone.
+func prepareStore(ctx context.Context, o *options, st devstate.State, tmp string, sp storePlan, res *results, progress io.Writer) ([]*phaseRun, error) {
+	seeded := filepath.Join(tmp, dirName(sp.name))
 	env := &phaseEnv{}
 	var check mintedToken
 	// Seeding runs on its own server process, so that each phase's peak RSS
 	// is what serving cost, not what creating the keys did.
-	if err := seedStore(ctx, o, st, tmp, dataDir, sp, env, &check, res, progress); err != nil {
-		return err
+	if err := seedStore(ctx, o, st, tmp, seeded, sp, env, &check, res, progress); err != nil {
+		return nil, err
 	}
-	seeded := 0
-	for _, ph := range sp.phases {
-		if ph.revocations > seeded {
+	runs := make([]*phaseRun, len(sp.phases))
+	for i, ph := range sp.phases {
+		r := &phaseRun{ph: ph, dataDir: seeded, check: check, env: &phaseEnv{keys: env.keys, pool: env.pool}}
+		if i > 0 {
+			r.dataDir = filepath.Join(tmp, dirName(ph.variant))
 			t0 := time.Now()
-			if err := importRevocations(ctx, st, dataDir, ph.revocations-seeded, check.jti); err != nil {
-				return fmt.Errorf("%w: seed %d revocations: %w", errHarness, ph.revocations-seeded, err)
+			if err := copyDir(seeded, r.dataDir); err != nil {
+				return nil, fmt.Errorf("%w: copy store %s for %s: %w", errHarness, sp.name, ph.variant, err)
 			}
-			res.Seeds = append(res.Seeds, seedResult{sp.name, fmt.Sprintf("%d revocations (direct import)", ph.revocations-seeded), time.Since(t0)})
-			fmt.Fprintf(progress, "seeded %d revocations into %s in %s\n", ph.revocations-seeded, sp.name, time.Since(t0).Round(time.Millisecond))
-			seeded = ph.revocations
+			fmt.Fprintf(progress, "copied store %s for %s in %s\n", sp.name, ph.variant, time.Since(t0).Round(time.Millisecond))
+		}
+		runs[i] = r
+	}
+	// Copies come first: each is of the store as seeded, before any import.
+	for _, r := range runs {
+		n := r.ph.revocations
+		if n == 0 {
+			continue
 		}
 		t0 := time.Now()
-		srv, err := startServer(ctx, o.latchkey, st, tmp, dataDir, ph.alg, o.profileDir != "")
-		if err != nil {
-			return fmt.Errorf("%w: %s: %w", errHarness, ph.variant, err)
+		if err := importRevocations(ctx, st, r.dataDir, n, check.jti); err != nil {
+			return nil, fmt.Errorf("%w: seed %d revocations: %w", errHarness, n, err)
 		}
-		pr := phaseResult{Variant: ph.variant, StartTook: time.Since(t0)}
-		err = runPhase(ctx, o, st, srv, ph, env, check, res, progress)
-		if rss, rerr := processPeakRSS(srv.pid()); rerr == nil {
-			pr.PeakRSS = rss
-		}
-		for _, c := range res.Cells {
-			if c.Variant != ph.variant {
-				continue
-			}
-			for _, r := range c.Runs {
-				if r.LoadRSS > pr.LoadRSS {
-					pr.LoadRSS, pr.LoadAnon, pr.LoadFile = r.LoadRSS, r.LoadAnon, r.LoadFile
+		res.Seeds = append(res.Seeds, seedResult{sp.name, fmt.Sprintf("%d revocations (direct import)", n), time.Since(t0)})
+		fmt.Fprintf(progress, "seeded %d revocations into %s in %s\n", n, r.ph.variant, time.Since(t0).Round(time.Millisecond))
+	}
+	return runs, nil
+}
+
+// startPhase starts r's server, dials it and checks that it holds what was
+// seeded.
+func startPhase(ctx context.Context, o *options, st devstate.State, tmp string, r *phaseRun, progress io.Writer) error {
+	t0 := time.Now()
+	srv, err := startServer(ctx, o.latchkey, st, tmp, r.dataDir, r.ph.alg, o.profileDir != "")
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", errHarness, r.ph.variant, err)
+	}
+	r.srv, r.started = srv, time.Since(t0)
+	c, err := dialConns(st, srv.addr, o.conns)
+	if err != nil {
+		return fmt.Errorf("%w: %s: dial: %w", errHarness, r.ph.variant, err)
+	}
+	r.env.conns = c
+	if err := verifyPhase(ctx, c, r.env, r.ph, r.check); err != nil {
+		return fmt.Errorf("%w: %s: seed check: %w", errHarness, r.ph.variant, err)
+	}
+	fmt.Fprintf(progress, "started %s on %s in %s, seed check passed\n", r.ph.variant, filepath.Base(r.dataDir), r.started.Round(time.Millisecond))
+	return nil
+}
+
+// measure takes every measurement of the matrix in schedule's order, each
+// against its own phase's server while the others idle, and summarises the
+// cells once all repetitions are in.
+func measure(ctx context.Context, o *options, runs []*phaseRun, res *results, progress io.Writer) error {
+	// Cells are made in plan order, so the report lists them as before; a
+	// concurrency given twice adds runs to one cell.
+	type key struct{ phase, scenario, conc int }
+	cells := map[key]*cell{}
+	counts := make([]int, len(runs))
+	for i, r := range runs {
+		counts[i] = len(r.ph.scenarios)
+		for j, sc := range r.ph.scenarios {
+			for _, conc := range o.concurrency {
+				if cells[key{i, j, conc}] == nil {
+					cl := &cell{Scenario: sc.name, Variant: r.ph.variant, Concurrency: conc}
+					cells[key{i, j, conc}] = cl
+					res.Cells = append(res.Cells, cl)
 				}
 			}
 		}
-		res.Phases = append(res.Phases, pr)
-		if serr := srv.stop(); err == nil && serr != nil {
-			err = fmt.Errorf("%w: %s: %w", errHarness, ph.variant, serr)
-		}
+	}
+	for _, s := range schedule(o.reps, o.concurrency, counts) {
+		r, sc := runs[s.phase], runs[s.phase].ph.scenarios[s.scenario]
+		cl := cells[key{s.phase, s.scenario, s.conc}]
+		spec := loadSpec{concurrency: s.conc, warmup: o.warmup, duration: o.duration, maxRequests: maxRequestsPerRun, callTimeout: callTimeout}
+		stop, sampled := make(chan struct{}), make(chan rssSample, 1)
+		go func() { sampled <- sampleRSS(r.srv.pid(), stop) }()
+		rr, err := runLoad(ctx, spec, func(w int) caller { return sc.newCaller(r.env, w) },
+			func() (time.Duration, error) { return processCPU(r.srv.pid()) })
+		close(stop)
+		peak := <-sampled
 		if err != nil {
-			return err
+			return fmt.Errorf("%s c=%d: %w", sc.name, s.conc, err)
 		}
+		rr.PeakRSS, _ = processPeakRSS(r.srv.pid())
+		rr.LoadRSS, rr.LoadAnon, rr.LoadFile = peak.total, peak.anon, peak.file
+		cl.Runs = append(cl.Runs, rr)
+		fmt.Fprintf(progress, "%-40s c=%-4d rep %d: %9.0f rps  p50 %7.0fµs  p99 %7.0fµs  cpu %6.1fµs/op  errors %d\n",
+			sc.name, s.conc, s.rep+1, rr.RPS, us(rr.P50), us(rr.P99), rr.CPUPerOpUS, rr.Errors)
+	}
+	for _, c := range res.Cells {
+		c.summarise()
 	}
 	return nil
+}
+
+// runExtras takes r's profiles, at the highest concurrency of each
+// scenario, and its ghz cross-checks.
+func runExtras(ctx context.Context, o *options, st devstate.State, r *phaseRun, res *results, progress io.Writer) error {
+	if o.profileDir != "" {
+		conc := o.concurrency[len(o.concurrency)-1]
+		for _, sc := range r.ph.scenarios {
+			if err := profileScenario(ctx, o, r.srv, sc, conc, r.env); err != nil {
+				return fmt.Errorf("%w: profile %s: %w", errHarness, sc.name, err)
+			}
+		}
+	}
+	for _, g := range r.ph.ghz {
+		if o.ghz == "" {
+			break
+		}
+		gr, err := runGhz(ctx, o, st, r.srv.addr, g, r.env, filepath.Dir(r.srv.logPath))
+		if err != nil {
+			return fmt.Errorf("%w: ghz %s: %w", errHarness, g, err)
+		}
+		res.Ghz = append(res.Ghz, gr)
+		fmt.Fprintf(progress, "ghz %-36s c=%-4d: %9.0f rps  p50 %7.0fµs  p99 %7.0fµs  errors %d\n",
+			g, gr.Concurrency, gr.RPS, gr.P50US, gr.P99US, gr.Errors)
+	}
+	return nil
+}
+
+// phaseMemory is what r's server showed: its start-up time, its peak
+// resident set since start, and the largest sample of its measured runs.
+func phaseMemory(r *phaseRun, res *results) phaseResult {
+	pr := phaseResult{Variant: r.ph.variant, StartTook: r.started}
+	if rss, err := processPeakRSS(r.srv.pid()); err == nil {
+		pr.PeakRSS = rss
+	}
+	for _, c := range res.Cells {
+		if c.Variant != r.ph.variant {
+			continue
+		}
+		for _, run := range c.Runs {
+			if run.LoadRSS > pr.LoadRSS {
+				pr.LoadRSS, pr.LoadAnon, pr.LoadFile = run.LoadRSS, run.LoadAnon, run.LoadFile
+			}
+		}
+	}
+	return pr
 }
 
 // seedStore creates the store's root keys and token pool through a server
@@ -209,64 +363,6 @@ func seedKeysAndTokens(ctx context.Context, c *conns, sp storePlan, env *phaseEn
 	}
 	env.pool, *check = toks[:sp.pool], toks[sp.pool]
 	res.Seeds = append(res.Seeds, seedResult{sp.name, fmt.Sprintf("%d tokens (exchange)", sp.pool+1), time.Since(t0)})
-	return nil
-}
-
-func runPhase(ctx context.Context, o *options, st devstate.State, srv *serverProc, ph phasePlan,
-	env *phaseEnv, check mintedToken, res *results, progress io.Writer) error {
-	c, err := dialConns(st, srv.addr, o.conns)
-	if err != nil {
-		return fmt.Errorf("%w: dial: %w", errHarness, err)
-	}
-	defer c.close()
-	env.conns = c
-	if err := verifyPhase(ctx, c, env, ph, check); err != nil {
-		return fmt.Errorf("%w: %s: seed check: %w", errHarness, ph.variant, err)
-	}
-	for _, sc := range ph.scenarios {
-		for _, conc := range o.concurrency {
-			cl := res.find(sc.name, conc)
-			if cl == nil {
-				cl = &cell{Scenario: sc.name, Variant: ph.variant, Concurrency: conc}
-				res.Cells = append(res.Cells, cl)
-			}
-			for rep := range o.reps {
-				spec := loadSpec{concurrency: conc, warmup: o.warmup, duration: o.duration, maxRequests: maxRequestsPerRun, callTimeout: callTimeout}
-				stop, sampled := make(chan struct{}), make(chan rssSample, 1)
-				go func() { sampled <- sampleRSS(srv.pid(), stop) }()
-				r, err := runLoad(ctx, spec, func(w int) caller { return sc.newCaller(env, w) },
-					func() (time.Duration, error) { return processCPU(srv.pid()) })
-				close(stop)
-				peak := <-sampled
-				if err != nil {
-					return fmt.Errorf("%s c=%d: %w", sc.name, conc, err)
-				}
-				r.PeakRSS, _ = processPeakRSS(srv.pid())
-				r.LoadRSS, r.LoadAnon, r.LoadFile = peak.total, peak.anon, peak.file
-				cl.Runs = append(cl.Runs, r)
-				fmt.Fprintf(progress, "%-40s c=%-4d rep %d: %9.0f rps  p50 %7.0fµs  p99 %7.0fµs  cpu %6.1fµs/op  errors %d\n",
-					sc.name, conc, rep+1, r.RPS, us(r.P50), us(r.P99), r.CPUPerOpUS, r.Errors)
-			}
-			cl.summarise()
-			if o.profileDir != "" && conc == o.concurrency[len(o.concurrency)-1] {
-				if err := profileScenario(ctx, o, srv, sc, conc, env); err != nil {
-					return fmt.Errorf("%w: profile %s: %w", errHarness, sc.name, err)
-				}
-			}
-		}
-	}
-	for _, g := range ph.ghz {
-		if o.ghz == "" {
-			break
-		}
-		gr, err := runGhz(ctx, o, st, srv.addr, g, env, filepath.Dir(srv.logPath))
-		if err != nil {
-			return fmt.Errorf("%w: ghz %s: %w", errHarness, g, err)
-		}
-		res.Ghz = append(res.Ghz, gr)
-		fmt.Fprintf(progress, "ghz %-36s c=%-4d: %9.0f rps  p50 %7.0fµs  p99 %7.0fµs  errors %d\n",
-			g, gr.Concurrency, gr.RPS, gr.P50US, gr.P99US, gr.Errors)
-	}
 	return nil
 }
 

@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -30,11 +30,12 @@ func TestQuickRunEndToEnd(t *testing.T) {
 	jsonPath, mdPath := filepath.Join(dir, "report.json"), filepath.Join(dir, "report.md")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var stdout strings.Builder
-	err := run(ctx, []string{"--latchkey", bin, "--quick", "--json", jsonPath, "--out", mdPath}, &stdout, io.Discard)
+	var stdout, stderr strings.Builder
+	err := run(ctx, []string{"--latchkey", bin, "--quick", "--json", jsonPath, "--out", mdPath}, &stdout, &stderr)
 	if err != nil {
-		t.Fatalf("quick run: %v", err)
+		t.Fatalf("quick run: %v\n%s", err, stderr.String())
 	}
+	checkProgress(t, stderr.String())
 	raw, err := os.ReadFile(jsonPath)
 	if err != nil {
 		t.Fatal(err)
@@ -88,5 +89,67 @@ func TestQuickRunEndToEnd(t *testing.T) {
 	md, err := os.ReadFile(mdPath)
 	if err != nil || string(md) != stdout.String() {
 		t.Errorf("--out file differs from stdout (read error %v)", err)
+	}
+}
+
+// checkProgress reads the quick run's progress: every variant's server
+// started from a data directory of its own and passed its seed check, and
+// the measurements went round the variants, every one at c=1 before any at
+// c=16.
+func checkProgress(t *testing.T, progress string) {
+	t.Helper()
+	started := regexp.MustCompile(`(?m)^started (\S+) on (\S+) in \S+, seed check passed$`)
+	dirs := map[string]string{}
+	for _, m := range started.FindAllStringSubmatch(progress, -1) {
+		if v, ok := dirs[m[2]]; ok {
+			t.Errorf("%s and %s served the same data directory %s", v, m[1], m[2])
+		}
+		dirs[m[2]] = m[1]
+	}
+	byVariant := map[string]string{}
+	for d, v := range dirs {
+		byVariant[v] = d
+	}
+	for _, v := range []string{"keys=1/EdDSA", "keys=100/EdDSA", "revocations=0", "revocations=10000"} {
+		if byVariant[v] == "" {
+			t.Errorf("no server of %s started and passed its seed check; progress:\n%s", v, progress)
+		}
+	}
+	if len(dirs) != 4 {
+		t.Errorf("%d servers started, want 4: %v", len(dirs), dirs)
+	}
+	// The seed check of revocations=10000 found the check token revoked,
+	// and that of revocations=0 found it active, on separate stores.
+	if a, b := byVariant["revocations=0"], byVariant["revocations=10000"]; a == b {
+		t.Errorf("revocations=0 and revocations=10000 both served %q", a)
+	}
+	measured := regexp.MustCompile(`(?m)^(\S+)\s+c=(\d+)\s+rep 1:`)
+	var order []string
+	lastC1, firstC16 := -1, -1
+	for i, m := range measured.FindAllStringSubmatch(progress, -1) {
+		order = append(order, m[1]+" c="+m[2])
+		switch m[2] {
+		case "1":
+			lastC1 = i
+		case "16":
+			if firstC16 < 0 {
+				firstC16 = i
+			}
+		}
+	}
+	if len(order) != 14 {
+		t.Fatalf("%d measurements in the progress, want 14 (7 scenarios at 2 concurrencies): %v", len(order), order)
+	}
+	if firstC16 < lastC1 {
+		t.Errorf("a c=16 measurement came before the last c=1 one, want each concurrency across every variant in turn: %v", order)
+	}
+	want := []string{"health", "exchange/EdDSA/keys=1", "exchange/EdDSA/keys=100",
+		"introspect/distinct/revocations=0", "introspect/repeated/revocations=0",
+		"introspect/distinct/revocations=10000", "introspect/repeated/revocations=10000"}
+	for i, s := range want {
+		if order[i] != s+" c=1" || order[i+len(want)] != s+" c=16" {
+			t.Errorf("measurement order %v, want %v at c=1 and then at c=16", order, want)
+			break
+		}
 	}
 }

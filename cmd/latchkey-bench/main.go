@@ -47,6 +47,9 @@ through the admin API, revocations straight into the store), checks it holds
 what was seeded, drives it over mTLS gRPC at each concurrency, and reports
 throughput, latency, errors, the server's CPU time per call and peak memory,
 beside the cost of one signature or verification measured in the same run.
+All variants' servers run together and each repetition goes round all of
+them in turn, so that ratios between variants are of figures taken close
+in time.
 
 It exits non-zero when the harness is broken: the server does not start, a
 seed or a seed check fails, ghz fails, or (with --quick) any call fails.

@@ -8,8 +8,9 @@ import (
 	"github.com/latchkeyhq/latchkey/policy"
 )
 
-// storePlan is one data directory, seeded once and then served by one
-// server process per phase.
+// storePlan is one store, seeded once through a server of its own; each
+// phase then serves a copy of the seeded data directory from a server
+// process of its own, all of them alive together.
 type storePlan struct {
 	name string
 	// keys root keys are created through the admin API at the first start.
@@ -19,8 +20,9 @@ type storePlan struct {
 	phases []phasePlan
 }
 
-// phasePlan is one server process over a store: its signing algorithm, the
-// revocations the store holds by then, and what runs against it.
+// phasePlan is one server process over a copy of a store: its signing
+// algorithm, the revocations imported into that copy, and what runs
+// against it.
 type phasePlan struct {
 	variant     string
 	alg         string

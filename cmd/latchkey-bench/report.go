@@ -112,7 +112,7 @@ func (r *report) writeMarkdown(w io.Writer) {
 	p("- Settings: duration %s after a %s warm-up, %d repetitions, %d gRPC connections per identity (mTLS), concurrency %v, quick %v\n",
 		s.Duration, s.Warmup, s.Reps, s.Conns, s.Concurrency, s.Quick)
 	p("- Server: `latchkey serve` child process, audit trail on, synced store, log level warn, limits raised out of the way\n- Total time: %s\n\n", r.Took)
-	p("Cells are min / **median** / max over repetitions. Server CPU is utime+stime of the server process from /proc/<pid>/stat over the measured window (10 ms resolution), divided by the calls completed in it. RSS under load is the largest VmRSS of the server sampled every 50 ms while the run's load was on.\n\n")
+	p("Every variant's server runs alongside the others, and each repetition takes every scenario at every concurrency across them in turn before the next repetition starts, so that figures of different variants compared in a ratio are taken close in time. Cells are min / **median** / max over repetitions. Server CPU is utime+stime of the server process from /proc/<pid>/stat over the measured window (10 ms resolution), divided by the calls completed in it. RSS under load is the largest VmRSS of the server sampled every 50 ms while the run's load was on.\n\n")
 
 	p("## Seeding\n\n| store | what | took |\n|---|---|---|\n")
 	for _, sd := range r.Results.Seeds {
