@@ -1,6 +1,7 @@
 package badger
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -95,20 +96,35 @@ func (s *Store) RecordUsage(ctx context.Context, usage []store.KeyUsage) error {
 	return nil
 }
 
-// foldUsage applies batch in txn and reports how many entries it covered.
-// A usage entry is usageWireLen bytes, so store.MaxUsageBatch of them
-// stay far below Badger's transaction limit; should a smaller limit be
-// met, the rest goes in the next transaction.
+// foldUsage applies batch, sorted by id, in txn and reports how many
+// entries it covered. A usage entry is usageWireLen bytes, so
+// store.MaxUsageBatch of them stay far below Badger's transaction limit;
+// should a smaller limit be met, the rest goes in the next transaction.
+//
+// The ids ascend, so the key records and the usage entries are read by two
+// cursors moving forward through their keyspaces, each block decoded once
+// for the ids it holds. A Get per id decoded a block per id: flushing
+// 100,000 busy keys allocated 1 GB and took 2 s.
 func foldUsage(txn *badger.Txn, batch []store.KeyUsage) (int, error) {
+	keys, uses := newCursor(txn, keyPrefix), newCursor(txn, usagePrefix)
+	defer keys.close()
+	defer uses.close()
 	for i, u := range batch {
-		if _, err := txn.Get(keyKey(u.ID)); errors.Is(err, badger.ErrKeyNotFound) {
+		if !keys.at(keyKey(u.ID)) {
 			continue
-		} else if err != nil {
-			return 0, unavailable("read", err)
 		}
-		stored, _, err := readUsage(txn, u.ID)
-		if err != nil {
-			return 0, err
+		stored := store.KeyUsage{ID: u.ID}
+		if uses.at(usageKey(u.ID)) {
+			var err error
+			if verr := uses.it.Item().Value(func(val []byte) error {
+				stored, err = decodeUsage(u.ID, val)
+				return nil
+			}); verr != nil {
+				return 0, unavailable("read", verr)
+			}
+			if err != nil {
+				return 0, err
+			}
 		}
 		if u.LastUsedAt.After(stored.LastUsedAt) {
 			stored.LastUsedAt = u.LastUsedAt
@@ -124,26 +140,73 @@ func foldUsage(txn *badger.Txn, batch []store.KeyUsage) (int, error) {
 	return len(batch), nil
 }
 
-// mergeUsage drops ids that cannot name a key, merges repeated ids and
-// sorts by id, so that batches are deterministic.
-func mergeUsage(usage []store.KeyUsage) []store.KeyUsage {
-	byID := make(map[string]int, len(usage))
-	var out []store.KeyUsage
-	for _, u := range usage {
-		if store.CheckID("key id", u.ID) != nil {
-			continue
+// cursorSteps is how many entries a cursor steps over before it seeks
+// instead: a step decodes the next entry of a block already decoded, a
+// seek decodes a block on every level.
+const cursorSteps = 16
+
+// cursor finds keys of one keyspace asked for in ascending order. Its
+// iterator sees the transaction's writes made before it was created, and
+// reads no values until asked.
+type cursor struct {
+	it      *badger.Iterator
+	started bool
+}
+
+func newCursor(txn *badger.Txn, prefix string) *cursor {
+	opts := badger.DefaultIteratorOptions
+	opts.PrefetchValues = false
+	opts.Prefix = []byte(prefix)
+	return &cursor{it: txn.NewIterator(opts)}
+}
+
+// at moves to key, or past it when it is not stored, and reports whether
+// it is; key must not be below any key asked for before.
+func (c *cursor) at(key []byte) bool {
+	if c.started {
+		for range cursorSteps {
+			if !c.it.Valid() {
+				return false // past the keyspace's end, as every later key is
+			}
+			switch bytes.Compare(c.it.Item().Key(), key) {
+			case 0:
+				return true
+			case 1:
+				return false
+			}
+			c.it.Next()
 		}
-		i, ok := byID[u.ID]
-		if !ok {
-			byID[u.ID] = len(out)
-			out = append(out, u)
-			continue
-		}
-		if u.LastUsedAt.After(out[i].LastUsedAt) {
-			out[i].LastUsedAt = u.LastUsedAt
-		}
-		out[i].Count = store.AddSaturating(out[i].Count, u.Count)
 	}
-	slices.SortFunc(out, func(a, b store.KeyUsage) int { return strings.Compare(a.ID, b.ID) })
-	return out
+	c.started = true
+	c.it.Seek(key)
+	return c.it.Valid() && bytes.Equal(c.it.Item().Key(), key)
+}
+
+func (c *cursor) close() { c.it.Close() }
+
+// mergeUsage drops ids that cannot name a key, merges repeated ids and
+// sorts by id, so that batches are deterministic. Sorting first puts
+// repeats side by side: no map of every id, which for a flush of 100,000
+// keys was 40 MB, and a flush arrives sorted already.
+func mergeUsage(usage []store.KeyUsage) []store.KeyUsage {
+	out := make([]store.KeyUsage, 0, len(usage))
+	for _, u := range usage {
+		if store.CheckID("key id", u.ID) == nil {
+			out = append(out, u)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b store.KeyUsage) int { return strings.Compare(a.ID, b.ID) })
+	merged := out[:0]
+	for _, u := range out {
+		last := len(merged) - 1
+		if last < 0 || merged[last].ID != u.ID {
+			merged = append(merged, u)
+			continue
+		}
+		if u.LastUsedAt.After(merged[last].LastUsedAt) {
+			merged[last].LastUsedAt = u.LastUsedAt
+		}
+		merged[last].Count = store.AddSaturating(merged[last].Count, u.Count)
+	}
+	return merged
 }

@@ -193,3 +193,61 @@ func TestUsageWireRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// A flush reads key records and usage entries with cursors that step
+// forward or seek: ids close together, far apart (more than cursorSteps
+// entries between them), missing between stored ones, before the first
+// and after the last all fold into the right entries, flush after flush.
+func TestRecordUsageStepsAndSeeks(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t, Options{Dir: t.TempDir(), EncryptionKey: newKey(t)})
+	const n = 120
+	for i := range n {
+		if err := s.CreateKey(ctx, store.KeyRecord{ID: fmt.Sprintf("k%03d", i), Owner: "o", State: store.KeyStateActive}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]uint64{}
+	flush := func(used []int, ghosts ...string) {
+		t.Helper()
+		var usage []store.KeyUsage
+		for _, i := range used {
+			id := fmt.Sprintf("k%03d", i)
+			usage = append(usage, store.KeyUsage{ID: id, LastUsedAt: time.Unix(int64(5000+i), 0), Count: uint64(i + 1)})
+			want[id] += uint64(i + 1)
+		}
+		for _, g := range ghosts {
+			usage = append(usage, store.KeyUsage{ID: g, LastUsedAt: time.Unix(1, 0), Count: 1})
+		}
+		if err := s.RecordUsage(ctx, usage); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Dense (one id twice), then sparse with gaps of 38 and 80 keys, then every third id
+	// with ghosts around and between them, some keys with an entry already.
+	flush([]int{0, 1, 2, 3, 4, 5, 3}) // unsorted, and 3 twice
+	flush([]int{1, 40, 119}, "a", "k0405", "zz")
+	var third []int
+	for i := 0; i < n; i += 3 {
+		third = append(third, i)
+	}
+	flush(third, "k000a", "k050x", "k1199", "k200")
+	for i := range n {
+		id := fmt.Sprintf("k%03d", i)
+		rec, err := s.GetKey(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.UseCount != want[id] {
+			t.Errorf("%s: use count %d, want %d", id, rec.UseCount, want[id])
+		}
+		if want[id] > 0 && !rec.LastUsedAt.Equal(time.Unix(int64(5000+i), 0)) {
+			t.Errorf("%s: last used %v, want %v", id, rec.LastUsedAt, time.Unix(int64(5000+i), 0))
+		}
+	}
+	for _, g := range []string{"a", "k0405", "zz", "k000a", "k050x", "k1199", "k200"} {
+		if hasUsageEntry(t, s, g) {
+			t.Errorf("usage stored for %q, which names no key", g)
+		}
+	}
+}
