@@ -1,6 +1,7 @@
 package badger
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -170,31 +171,40 @@ func (s *Store) ListKeys(ctx context.Context, q store.KeyQuery) (store.KeyPage, 
 
 	var page store.KeyPage
 	err = s.view(func(txn *badger.Txn) error {
+		// Values are read in place, not prefetched and copied: the decoders
+		// copy what they keep, and a sweep of 100,000 records allocated
+		// each value twice over.
 		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
 		opts.Prefix = []byte(keyPrefix)
 		it := txn.NewIterator(opts)
 		defer it.Close()
 		// Usage entries are read alongside, in the same id order.
-		uopts := badger.DefaultIteratorOptions
+		uopts := opts
 		uopts.Prefix = []byte(usagePrefix)
 		uit := txn.NewIterator(uopts)
 		defer uit.Close()
 		uit.Seek([]byte(usagePrefix + string(start[len(keyPrefix):])))
+		want := []byte(usagePrefix)
 		for it.Seek(start); it.ValidForPrefix(opts.Prefix); it.Next() {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 			item := it.Item()
 			id := string(item.Key()[len(keyPrefix):])
-			val, err := item.ValueCopy(nil)
-			if err != nil {
+			var rec store.KeyRecord
+			var derr error
+			if err := item.Value(func(val []byte) error {
+				rec, derr = decodeKeyWith(id, val, !q.WithoutHistory)
+				return nil
+			}); err != nil {
 				return unavailable("read", err)
 			}
-			rec, err := decodeKeyWith(id, val, !q.WithoutHistory)
-			if err != nil {
-				return err
+			if derr != nil {
+				return derr
 			}
-			if err := addUsage(uit, &rec); err != nil {
+			want = append(want[:len(usagePrefix)], id...)
+			if err := addUsage(uit, want, &rec); err != nil {
 				return err
 			}
 			if !q.Matches(rec) {
@@ -215,25 +225,26 @@ func (s *Store) ListKeys(ctx context.Context, q store.KeyQuery) (store.KeyPage, 
 	return page, nil
 }
 
-// addUsage moves uit, an iterator over usage entries, up to rec's id and
-// adds rec's entry, if it has one, to rec.
-func addUsage(uit *badger.Iterator, rec *store.KeyRecord) error {
-	want := usagePrefix + rec.ID
-	for ; uit.ValidForPrefix([]byte(usagePrefix)); uit.Next() {
-		k := string(uit.Item().Key())
-		if k < want {
+// addUsage moves uit, an iterator over usage entries, up to want, the
+// usage key of rec's id, and adds rec's entry, if it has one, to rec.
+func addUsage(uit *badger.Iterator, want []byte, rec *store.KeyRecord) error {
+	for ; uit.ValidForPrefix(want[:len(usagePrefix)]); uit.Next() {
+		switch bytes.Compare(uit.Item().Key(), want) {
+		case -1:
 			continue
-		}
-		if k > want {
+		case 1:
 			return nil
 		}
-		val, err := uit.Item().ValueCopy(nil)
-		if err != nil {
+		var u store.KeyUsage
+		var derr error
+		if err := uit.Item().Value(func(val []byte) error {
+			u, derr = decodeUsage(rec.ID, val)
+			return nil
+		}); err != nil {
 			return unavailable("read", err)
 		}
-		u, err := decodeUsage(rec.ID, val)
-		if err != nil {
-			return err
+		if derr != nil {
+			return derr
 		}
 		store.ApplyUsage(rec, u)
 		return nil

@@ -23,35 +23,7 @@ const benchUsageKeys = 100_000
 // heap seen while it ran (peak_heap_MB), sampled every millisecond.
 func BenchmarkRecordUsageAllKeys(b *testing.B) {
 	ctx := context.Background()
-	s, err := Open(Options{Dir: b.TempDir(), EncryptionKey: newKey(b)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	ids := make([]string, benchUsageKeys)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("k%07d", i)
-	}
-	// Written directly, a thousand records a transaction: CreateKey's
-	// synced transaction per key would take minutes.
-	for start := 0; start < len(ids); start += 1000 {
-		err := s.db.Update(func(txn *badger.Txn) error {
-			for _, id := range ids[start:min(start+1000, len(ids))] {
-				val, err := encodeKey(store.KeyRecord{ID: id, Owner: "orders-team", State: store.KeyStateActive,
-					Scopes: []string{"orders.read", "orders.write"}, Audiences: []string{"orders-api"}, CreatedAt: time.Unix(1e9, 0)})
-				if err != nil {
-					return err
-				}
-				if err := txn.SetEntry(badger.NewEntry(keyKey(id), val)); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
+	s, ids := benchStoreOfKeys(b, benchUsageKeys)
 	usage := make([]store.KeyUsage, len(ids))
 	flush := func(at time.Time) {
 		for i, id := range ids {
@@ -85,6 +57,85 @@ func BenchmarkRecordUsageAllKeys(b *testing.B) {
 	}
 	if want := uint64(7 * (b.N + 1)); got.Count != want {
 		b.Fatalf("count %d after %d flushes, want %d", got.Count, b.N+1, want)
+	}
+}
+
+// benchStoreOfKeys opens a store on disk holding n key records, with ids
+// in ascending order.
+func benchStoreOfKeys(b *testing.B, n int) (*Store, []string) {
+	b.Helper()
+	s, err := Open(Options{Dir: b.TempDir(), EncryptionKey: newKey(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("k%07d", i)
+	}
+	// Written directly, a thousand records a transaction: CreateKey's
+	// synced transaction per key would take minutes.
+	for start := 0; start < len(ids); start += 1000 {
+		err := s.db.Update(func(txn *badger.Txn) error {
+			for _, id := range ids[start:min(start+1000, len(ids))] {
+				val, err := encodeKey(store.KeyRecord{ID: id, Owner: "orders-team", State: store.KeyStateActive,
+					Scopes: []string{"orders.read", "orders.write"}, Audiences: []string{"orders-api"}, CreatedAt: time.Unix(1e9, 0)})
+				if err != nil {
+					return err
+				}
+				if err := txn.SetEntry(badger.NewEntry(keyKey(id), val)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return s, ids
+}
+
+// BenchmarkListKeysScanAll is the janitor's sweep of a store of 100,000
+// keys none of which needs work: one ListKeys whose filter matches
+// nothing reads every record and its usage entry.
+func BenchmarkListKeysScanAll(b *testing.B) {
+	ctx := context.Background()
+	s, ids := benchStoreOfKeys(b, benchUsageKeys)
+	usage := make([]store.KeyUsage, len(ids))
+	for i, id := range ids {
+		usage[i] = store.KeyUsage{ID: id, LastUsedAt: time.Unix(2e9, 0), Count: 1}
+	}
+	if err := s.RecordUsage(ctx, usage); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.db.Flatten(2); err != nil {
+		b.Fatal(err)
+	}
+	seen := 0
+	q := store.KeyQuery{WithoutHistory: true, Match: func(rec store.KeyRecord) bool {
+		if rec.UseCount == 1 {
+			seen++
+		}
+		return false
+	}}
+	peak, stop := sampleHeap()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		page, err := s.ListKeys(ctx, q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(page.Keys) != 0 {
+			b.Fatalf("%d keys listed, none matches", len(page.Keys))
+		}
+	}
+	b.StopTimer()
+	stop()
+	b.ReportMetric(float64(peak())/(1<<20), "peak_heap_MB")
+	if seen != b.N*len(ids) {
+		b.Fatalf("%d records read with their usage, want %d", seen, b.N*len(ids))
 	}
 }
 
