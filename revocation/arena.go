@@ -91,6 +91,13 @@ func (a *arena) get(off uint64) store.Revocation {
 	return decodeRecord(a.buf, int(off)+recordHeader)
 }
 
+// kindValue is the kind and value of the record at off: what its digest
+// is made of.
+func (a *arena) kindValue(off uint64) (store.RevocationKind, string) {
+	e := a.get(off)
+	return e.Kind, e.Value
+}
+
 // compact copies the live records, those the index's slots refer to, into
 // a new buffer of exactly their size, and repoints the slots.
 func (a *arena) compact(index map[digest]uint32, ss *slots) {

@@ -71,9 +71,20 @@ type View struct {
 	// entry's. Its bounds are also folded into that slot, so lookups stay
 	// a single map access and only ever over-revoke; spill keeps it exact
 	// for Snapshot and Prune.
-	spill    map[spillKey]store.Revocation
-	hist     history
-	watchers map[*Watcher]struct{}
+	spill map[spillKey]store.Revocation
+	// expiring lists the slots of finite expiry by the minute in which
+	// they expire, so that a prune visits only what may have expired
+	// instead of every entry under the write lock (85-94 ms for a million
+	// entries). A slot whose expiry widens is listed again under its new
+	// minute; a prune checks each listing against the slot and the index,
+	// so stale listings are skipped.
+	expiring map[int64][]uint32
+	// filterStale counts the entries dropped since the filter was last
+	// built: their bits stay set until the next rebuild, which only sends
+	// more lookups on to the index.
+	filterStale int
+	hist        history
+	watchers    map[*Watcher]struct{}
 }
 
 // NewView builds a view from the entries a log loaded and the last revision
@@ -105,6 +116,7 @@ func NewView(entries []store.Revocation, lastRev uint64, opts ...Option) *View {
 		slots:    slots{s: make([]slot, 0, len(entries))},
 		arena:    arena{buf: make([]byte, 0, arenaBytes)},
 		spill:    map[spillKey]store.Revocation{},
+		expiring: map[int64][]uint32{},
 		watchers: map[*Watcher]struct{}{},
 	}
 	for _, e := range entries {
@@ -173,13 +185,33 @@ func (v *View) Prune(now time.Time) int {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	at := nanos(now)
+	this := minuteOf(at)
 	n := 0
-	for d, i := range v.index {
-		if s := v.slots.s[i]; expired(s.expires, at) {
+	for m, listed := range v.expiring {
+		if m > this {
+			continue
+		}
+		var keep []uint32
+		for _, i := range listed {
+			s := v.slots.s[i]
+			if !expired(s.expires, at) {
+				if m == this {
+					keep = append(keep, i) // expires later this minute
+				}
+				continue // or widened, and listed again under a later minute
+			}
+			if !v.liveSlot(i) {
+				continue // released by a listing before this one
+			}
 			v.arena.free(s.off)
 			v.slots.release(i)
-			delete(v.index, d)
+			delete(v.index, v.opts.digest(v.arena.kindValue(s.off)))
 			n++
+		}
+		if len(keep) > 0 {
+			v.expiring[m] = keep
+		} else {
+			delete(v.expiring, m)
 		}
 	}
 	// A spilled entry's expiry is folded into its slot's, so no spilled
@@ -193,12 +225,53 @@ func (v *View) Prune(now time.Time) int {
 	if v.arena.dead > len(v.arena.buf)/2 {
 		v.arena.compact(v.index, &v.slots)
 	}
-	if n > 0 {
-		// Pruning walked every entry already; rebuilding clears the bits
-		// the dropped ones left and fits the filter to what is left.
+	v.filterStale += n
+	if v.filterStale > len(v.index)/4 {
+		// Clears the bits the dropped entries left and fits the filter to
+		// what is left; a walk of every entry, so not after every prune.
 		v.rebuildFilter()
 	}
 	return n
+}
+
+// minuteOf is the minute, counted from the Unix epoch, in which a time
+// given by nanos falls.
+func minuteOf(ns int64) int64 {
+	m := ns / int64(time.Minute)
+	if ns < 0 && ns%int64(time.Minute) != 0 {
+		m--
+	}
+	return m
+}
+
+// listExpiry lists slot i under the minute of its expiry, unless it never
+// expires.
+func (v *View) listExpiry(i uint32) {
+	if e := v.slots.s[i].expires; e != neverNanos {
+		m := minuteOf(e)
+		v.expiring[m] = append(v.expiring[m], i)
+	}
+}
+
+// widenSlot widens slot i by e, listing it again if its expiry moved.
+func (v *View) widenSlot(i uint32, e store.Revocation) {
+	s := &v.slots.s[i]
+	before := s.expires
+	s.widen(e)
+	if s.expires != before {
+		v.listExpiry(i)
+	}
+}
+
+// liveSlot reports whether slot i holds an entry the index points at, and
+// not a released slot.
+func (v *View) liveSlot(i uint32) bool {
+	s := v.slots.s[i]
+	if s.off >= uint64(len(v.arena.buf)) {
+		return false
+	}
+	j, ok := v.index[v.opts.digest(v.arena.kindValue(s.off))]
+	return ok && j == i
 }
 
 // Snapshot returns every entry held, ordered by Rev, and the revision it
@@ -247,12 +320,14 @@ func (v *View) insert(e store.Revocation) {
 		// A spilled entry's slot exists: it is created before the entry
 		// spills and, its expiry covering the entry's, outlives it.
 		v.spill[k] = fold(old, e)
-		v.slots.s[v.index[d]].widen(e)
+		v.widenSlot(v.index[d], e)
 		return
 	}
 	i, ok := v.index[d]
 	if !ok {
-		v.index[d] = v.slots.add(slot{before: beforeNanos(e), expires: expiresNanos(e), off: v.arena.add(e)})
+		i := v.slots.add(slot{before: beforeNanos(e), expires: expiresNanos(e), off: v.arena.add(e)})
+		v.index[d] = i
+		v.listExpiry(i)
 		if v.filter.full(len(v.index)) {
 			v.rebuildFilter()
 		} else {
@@ -267,20 +342,20 @@ func (v *View) insert(e store.Revocation) {
 		// both revoked (and whatever else hashes there, which errs on the
 		// safe side); the spill keeps e itself for Snapshot.
 		v.spill[k] = e
-		s.widen(e)
+		v.widenSlot(i, e)
 		return
 	}
 	merged := fold(old, e)
 	v.arena.free(s.off)
 	s.off = v.arena.add(merged)
-	s.widen(merged)
+	v.widenSlot(i, merged)
 }
 
 // rebuildFilter sizes a new filter for the index and sets the bit of every
 // digest in it. Growth doubles the size, so rebuilding on insert costs O(1)
 // an insert over time.
 func (v *View) rebuildFilter() {
-	v.filter = newFilter(len(v.index))
+	v.filter, v.filterStale = newFilter(len(v.index)), 0
 	for d := range v.index {
 		v.filter.add(d)
 	}

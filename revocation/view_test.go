@@ -1,6 +1,8 @@
 package revocation
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -161,5 +163,102 @@ func TestNewViewRevision(t *testing.T) {
 				t.Fatalf("Revision, Len = %d, %d; want %d, %d", v.Revision(), v.Len(), tt.want, tt.wantLen)
 			}
 		})
+	}
+}
+
+// Prune visits only the slots listed under minutes that have begun. The
+// view is held to a plain model over random applies (new values, values
+// again with a later or earlier expiry, no expiry) and prunes at rising
+// times: the count pruned, Len, and which jtis are revoked all agree.
+func TestPruneMatchesModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	v := NewView(nil, 0)
+	model := map[string]time.Time{} // value -> expiry; zero means never
+	rev := uint64(0)
+	now := t0
+	for step := range 4000 {
+		switch {
+		case step%50 == 49:
+			now = now.Add(time.Duration(rng.IntN(150)) * time.Second)
+			want := 0
+			for val, exp := range model {
+				if !exp.IsZero() && !exp.After(now) {
+					delete(model, val)
+					want++
+				}
+			}
+			if got := v.Prune(now); got != want {
+				t.Fatalf("step %d: Prune(%v) = %d, want %d", step, now, got, want)
+			}
+			if v.Len() != len(model) {
+				t.Fatalf("step %d: Len %d, model %d", step, v.Len(), len(model))
+			}
+		default:
+			val := fmt.Sprintf("jti-%d", rng.IntN(300))
+			var exp time.Time
+			if rng.IntN(10) > 0 {
+				exp = now.Add(time.Duration(rng.IntN(600)) * time.Second)
+			}
+			rev++
+			if err := v.apply(store.Revocation{Rev: rev, Kind: store.RevokeJTI, Value: val, At: now, ExpiresAt: exp}); err != nil {
+				t.Fatal(err)
+			}
+			// Folding keeps the later expiry, never winning.
+			old, held := model[val]
+			switch {
+			case !held:
+				model[val] = exp
+			case old.IsZero() || exp.IsZero():
+				model[val] = time.Time{}
+			case exp.After(old):
+				model[val] = exp
+			}
+		}
+	}
+	for i := range 300 {
+		val := fmt.Sprintf("jti-%d", i)
+		_, held := model[val]
+		if got := v.Revoked(Claims{JTI: val}); got != held {
+			t.Errorf("%s revoked %v, model holds it %v", val, got, held)
+		}
+	}
+}
+
+// A slot listed twice under one minute (its expiry widened within it) is
+// pruned once, and a slot released and reused by another value is pruned
+// at the new value's expiry, not at a listing of the old one's.
+func TestPruneListingsStaleAndReused(t *testing.T) {
+	base := t0.Truncate(time.Minute)
+	a := store.Revocation{Rev: 1, Kind: store.RevokeJTI, Value: "a", At: base, ExpiresAt: base.Add(70 * time.Second)}
+	v := NewView([]store.Revocation{a}, 1)
+	a2 := a
+	a2.Rev, a2.ExpiresAt = 2, base.Add(100*time.Second) // same minute, later
+	if err := v.apply(a2); err != nil {
+		t.Fatal(err)
+	}
+	a3 := a
+	a3.Rev, a3.ExpiresAt = 3, base.Add(200*time.Second) // a later minute
+	if err := v.apply(a3); err != nil {
+		t.Fatal(err)
+	}
+	if got := v.Prune(base.Add(130 * time.Second)); got != 0 || !v.Revoked(Claims{JTI: "a"}) {
+		t.Fatalf("Prune before the widened expiry = %d (revoked %v), want 0 and still revoked", got, v.Revoked(Claims{JTI: "a"}))
+	}
+	if got := v.Prune(base.Add(200 * time.Second)); got != 1 || v.Revoked(Claims{JTI: "a"}) {
+		t.Fatalf("Prune at the widened expiry = %d, want 1 and a forgotten", got)
+	}
+	// b takes a's released slot; a's old listings are gone or stale.
+	b := store.Revocation{Rev: 4, Kind: store.RevokeJTI, Value: "b", At: base, ExpiresAt: base.Add(400 * time.Second)}
+	if err := v.apply(b); err != nil {
+		t.Fatal(err)
+	}
+	if got := v.Prune(base.Add(399 * time.Second)); got != 0 || !v.Revoked(Claims{JTI: "b"}) {
+		t.Fatalf("Prune before b's expiry = %d, want 0 and b revoked", got)
+	}
+	if got := v.Prune(base.Add(400 * time.Second)); got != 1 || v.Len() != 0 {
+		t.Fatalf("Prune at b's expiry = %d (Len %d), want 1 and an empty view", got, v.Len())
+	}
+	if len(v.expiring) != 0 {
+		t.Fatalf("%d minutes still listed in an empty view", len(v.expiring))
 	}
 }
