@@ -91,11 +91,21 @@ func (a *arena) get(off uint64) store.Revocation {
 	return decodeRecord(a.buf, int(off)+recordHeader)
 }
 
-// kindValue is the kind and value of the record at off: what its digest
-// is made of.
+// kindValue is the kind and value of the record at off, what its digest
+// is made of, read without decoding the rest of the record.
 func (a *arena) kindValue(off uint64) (store.RevocationKind, string) {
-	e := a.get(off)
-	return e.Kind, e.Value
+	b, i := a.buf, int(off)+recordHeader
+	_, i = uvarintAt(b, i) // Rev
+	kind, flags := store.RevocationKind(b[i]), b[i+1]
+	i += 2
+	for bit := range 3 { // Before, At, ExpiresAt: seconds and nanoseconds
+		if flags&(1<<bit) != 0 {
+			_, i = uvarintAt(b, i)
+			_, i = uvarintAt(b, i)
+		}
+	}
+	n, i := uvarintAt(b, i)
+	return kind, string(b[i : i+int(n)])
 }
 
 // compact copies the live records, those the index's slots refer to, into

@@ -52,6 +52,9 @@ func TestArenaRoundTrip(t *testing.T) {
 			if got := decodeRecord(string(a.buf), int(offs[i])+recordHeader); !reflect.DeepEqual(got, want) {
 				t.Fatalf("decode from string = %+v, want %+v", got, want)
 			}
+			if kind, value := a.kindValue(offs[i]); kind != want.Kind || value != want.Value {
+				t.Fatalf("kindValue = %v %q, want %v %q", kind, value, want.Kind, want.Value)
+			}
 		})
 	}
 }

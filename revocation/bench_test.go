@@ -186,3 +186,17 @@ func BenchmarkPrune1M(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPrune1MAllExpired is a prune that drops all of a million
+// entries at once, as when a bulk import's entries share an expiry.
+func BenchmarkPrune1MAllExpired(b *testing.B) {
+	entries := benchEntries(1_000_000)
+	for b.Loop() {
+		b.StopTimer()
+		v := NewView(entries, 1_000_000)
+		b.StartTimer()
+		if n := v.Prune(t0.Add(2 * time.Hour)); n != len(entries) {
+			b.Fatalf("pruned %d entries, want all %d", n, len(entries))
+		}
+	}
+}

@@ -200,12 +200,13 @@ func (v *View) Prune(now time.Time) int {
 				}
 				continue // or widened, and listed again under a later minute
 			}
-			if !v.liveSlot(i) {
+			d, live := v.slotDigest(i)
+			if !live {
 				continue // released by a listing before this one
 			}
 			v.arena.free(s.off)
 			v.slots.release(i)
-			delete(v.index, v.opts.digest(v.arena.kindValue(s.off)))
+			delete(v.index, d)
 			n++
 		}
 		if len(keep) > 0 {
@@ -263,15 +264,16 @@ func (v *View) widenSlot(i uint32, e store.Revocation) {
 	}
 }
 
-// liveSlot reports whether slot i holds an entry the index points at, and
-// not a released slot.
-func (v *View) liveSlot(i uint32) bool {
+// slotDigest returns the digest of slot i's entry, and whether the index
+// points at slot i under it: false for a released slot.
+func (v *View) slotDigest(i uint32) (digest, bool) {
 	s := v.slots.s[i]
 	if s.off >= uint64(len(v.arena.buf)) {
-		return false
+		return digest{}, false
 	}
-	j, ok := v.index[v.opts.digest(v.arena.kindValue(s.off))]
-	return ok && j == i
+	d := v.opts.digest(v.arena.kindValue(s.off))
+	j, ok := v.index[d]
+	return d, ok && j == i
 }
 
 // Snapshot returns every entry held, ordered by Rev, and the revision it
