@@ -177,10 +177,12 @@ func (v *View) Len() int {
 }
 
 // Prune forgets entries whose ExpiresAt is set and not after now, and
-// returns how many it dropped. It does not change the revision: forgetting
-// is not an event, since every replica can prune by the same rule. Once
-// more than half the arena is dead it is compacted, so memory follows the
-// live entries rather than everything ever applied.
+// returns how many it dropped. It visits only the slots listed under the
+// minutes that have begun (see View.expiring), not every entry. It does
+// not change the revision: forgetting is not an event, since every
+// replica can prune by the same rule. Once more than half the arena is
+// dead it is compacted, so memory follows the live entries rather than
+// everything ever applied.
 func (v *View) Prune(now time.Time) int {
 	v.mu.Lock()
 	defer v.mu.Unlock()
