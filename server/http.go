@@ -2,9 +2,12 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -73,7 +76,15 @@ type HTTPConfig struct {
 	Logger *slog.Logger
 	// Metrics, when set, is served at MetricsPath (Prometheus text format).
 	Metrics http.Handler
+	// MetricsToken, when set, is the bearer token MetricsPath requires:
+	// "Authorization: Bearer <token>", as Prometheus sends with
+	// authorization.credentials_file. At least MinMetricsTokenLen visible
+	// ASCII characters. Empty leaves the metrics open to any client.
+	MetricsToken []byte
 }
+
+// MinMetricsTokenLen is the shortest metrics bearer token accepted.
+const MinMetricsTokenLen = 16
 
 type httpHandler struct {
 	issuer       func() *issuer.Issuer
@@ -132,10 +143,63 @@ func NewHTTPHandler(cfg HTTPConfig) (http.Handler, error) {
 		HealthPath:    h.serveHealth,
 		ReadyPath:     h.serveReady,
 	}
-	if cfg.Metrics != nil {
+	switch {
+	case len(cfg.MetricsToken) > 0 && cfg.Metrics == nil:
+		return nil, errors.New("server: a metrics token needs metrics to serve")
+	case len(cfg.MetricsToken) > 0:
+		if err := CheckMetricsToken(cfg.MetricsToken); err != nil {
+			return nil, err
+		}
+		h.routes[MetricsPath] = bearerOnly(cfg.MetricsToken, cfg.Metrics)
+	case cfg.Metrics != nil:
 		h.routes[MetricsPath] = cfg.Metrics.ServeHTTP
 	}
 	return h, nil
+}
+
+// CheckMetricsToken reports whether tok can be the metrics bearer token:
+// long enough, and only characters a header carries unchanged (visible
+// ASCII, no spaces).
+func CheckMetricsToken(tok []byte) error {
+	if len(tok) < MinMetricsTokenLen {
+		return fmt.Errorf("server: metrics token must be at least %d characters", MinMetricsTokenLen)
+	}
+	for _, c := range tok {
+		if c <= ' ' || c > '~' {
+			return errors.New("server: metrics token must be visible ASCII without spaces")
+		}
+	}
+	return nil
+}
+
+// bearerOnly serves next only to a request whose Authorization header
+// carries token. Both are hashed before the constant-time comparison, so
+// neither the token's bytes nor its length show in the timing.
+func bearerOnly(token []byte, next http.Handler) http.HandlerFunc {
+	want := sha256.Sum256(token)
+	return func(w http.ResponseWriter, r *http.Request) {
+		got, ok := bearerToken(r.Header.Values("Authorization"))
+		sum := sha256.Sum256([]byte(got))
+		if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 || !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey metrics"`)
+			writeBody(w, r, http.StatusUnauthorized, contentTypeText, "no-store", []byte("unauthorized\n"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	}
+}
+
+// bearerToken returns the credentials of a single "Bearer" Authorization
+// header (the scheme's name is case-insensitive, RFC 9110 section 11.1).
+func bearerToken(headers []string) (string, bool) {
+	if len(headers) != 1 {
+		return "", false
+	}
+	scheme, tok, ok := strings.Cut(headers[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return "", false
+	}
+	return tok, true
 }
 
 // ServeHTTP matches the path exactly: no prefix matching, no redirects to a

@@ -32,6 +32,11 @@ type serveConfig struct {
 		// BaseURL is how resource servers reach it (for jwks_uri); default
 		// https://<listen address>.
 		BaseURL string `yaml:"base_url"`
+		// Metrics turns /metrics on (the default) or off.
+		Metrics *bool `yaml:"metrics"`
+		// MetricsTokenFile, when set, holds the bearer token /metrics
+		// requires; otherwise any client reaching the address reads them.
+		MetricsTokenFile string `yaml:"metrics_token_file"`
 	} `yaml:"http"`
 	PepperFile string `yaml:"pepper_file"`
 	PolicyFile string `yaml:"policy_file"`
@@ -83,6 +88,9 @@ func (c *serveConfig) gcPercent() int {
 	return *c.Memory.GCPercent
 }
 
+// metricsOn reports whether /metrics is served.
+func (c *serveConfig) metricsOn() bool { return c.HTTP.Metrics == nil || *c.HTTP.Metrics }
+
 // auditOn reports whether the audit trail is enabled.
 func (c *serveConfig) auditOn() bool { return c.Audit.Enabled == nil || *c.Audit.Enabled }
 
@@ -103,6 +111,8 @@ tls:
 http:
   listen: 0.0.0.0:7444                      # HTTPS: /.well-known/jwks.json, openid-configuration, healthz, readyz
   base_url: https://latchkey.example.com:7444  # how resource servers reach it (jwks_uri)
+  metrics: true                             # Prometheus /metrics on this side; false turns it off
+  metrics_token_file: /etc/latchkey/metrics.token  # >= 16 visible characters; /metrics then needs "Authorization: Bearer <token>" (omit: open to any client)
 store:
   dir: /var/lib/latchkey                    # Badger data directory (one process only)
   encryption_key_file: /etc/latchkey/store.key  # 32 bytes, AES-256 encryption at rest
@@ -144,7 +154,7 @@ func loadServeConfig(path string) (*serveConfig, error) {
 		c.Audit.File = filepath.Join(base, f)
 	}
 	for _, p := range []*string{&c.TLS.CertFile, &c.TLS.KeyFile, &c.TLS.ClientCAFile,
-		&c.Store.Dir, &c.Store.EncryptionKeyFile, &c.PepperFile, &c.PolicyFile, &c.Alerts.WebhookSecretFile} {
+		&c.Store.Dir, &c.Store.EncryptionKeyFile, &c.PepperFile, &c.PolicyFile, &c.Alerts.WebhookSecretFile, &c.HTTP.MetricsTokenFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
 		}
@@ -196,6 +206,9 @@ func (c *serveConfig) validate() error {
 			errs = append(errs, fmt.Errorf("audit.retention %q: want a duration of at least 1d, e.g. 400d", c.Audit.Retention))
 		}
 		c.Audit.retention = d
+	}
+	if !c.metricsOn() && c.HTTP.MetricsTokenFile != "" {
+		errs = append(errs, errors.New("http.metrics_token_file guards /metrics, which http.metrics: false turns off"))
 	}
 	if (c.Alerts.WebhookURL == "") != (c.Alerts.WebhookSecretFile == "") {
 		errs = append(errs, errors.New("alerts.webhook_url and alerts.webhook_secret_file go together"))

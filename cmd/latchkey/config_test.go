@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,5 +65,106 @@ func TestExampleConfigLoads(t *testing.T) {
 	}
 	if c.gcPercent() != 50 || c.Audit.retention != defaultAuditRetention {
 		t.Fatalf("gcPercent %d, retention %v", c.gcPercent(), c.Audit.retention)
+	}
+}
+
+func TestConfigMetrics(t *testing.T) {
+	for _, tc := range []struct {
+		name, extra string
+		on          bool
+		tokenFile   string // relative to the config's folder
+		err         string
+	}{
+		{"default", "", true, "", ""},
+		{"off", "http: {metrics: false}\n", false, "", ""},
+		{"on with a token", "http: {metrics: true, metrics_token_file: metrics.token}\n", true, "metrics.token", ""},
+		{"token without saying on", "http: {metrics_token_file: /abs/metrics.token}\n", true, "/abs/metrics.token", ""},
+		{"off with a token", "http: {metrics: false, metrics_token_file: metrics.token}\n", false, "",
+			"http.metrics_token_file guards /metrics, which http.metrics: false turns off"},
+		{"not a bool", "http: {metrics: sometimes}\n", false, "", "sometimes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := filepath.Join(dir, "config.yaml")
+			if err := os.WriteFile(p, []byte(minimalConfig+tc.extra), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := loadServeConfig(p)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want one naming %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tc.tokenFile
+			if want != "" && !filepath.IsAbs(want) {
+				want = filepath.Join(dir, want)
+			}
+			if c.metricsOn() != tc.on || c.HTTP.MetricsTokenFile != want {
+				t.Fatalf("metricsOn() = %v, token file %q; want %v, %q", c.metricsOn(), c.HTTP.MetricsTokenFile, tc.on, want)
+			}
+		})
+	}
+}
+
+func TestReadMetricsToken(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	const tok = "0123456789abcdef-token"
+	for _, tc := range []struct {
+		name, path, want, err string
+	}{
+		{"none", "", "", ""},
+		{"bare", write("bare", tok), tok, ""},
+		{"line ending", write("lf", tok+"\n"), tok, ""},
+		{"CRLF and spaces", write("crlf", tok+" \r\n"), tok, ""},
+		{"missing", filepath.Join(dir, "nope"), "", "nope"},
+		{"short", write("short", "tiny\n"), "", "at least 16"},
+		{"space inside", write("space", "0123456789 abcdef\n"), "", "visible ASCII"},
+		{"two lines", write("lines", tok+"\n"+tok+"\n"), "", "visible ASCII"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var c serveConfig
+			c.HTTP.MetricsTokenFile = tc.path
+			got, err := readMetricsToken(&c)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), tc.path) {
+					t.Fatalf("err = %v, want one naming %q and the file", err, tc.err)
+				}
+				if strings.Contains(err.Error(), tok) {
+					t.Fatalf("error %q shows the token", err)
+				}
+				return
+			}
+			if err != nil || string(got) != tc.want || (tc.want == "") != (got == nil) {
+				t.Fatalf("got %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// The warning about open metrics is for addresses other hosts can reach.
+func TestLoopback(t *testing.T) {
+	for addr, want := range map[net.Addr]bool{
+		&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}:   true,
+		&net.TCPAddr{IP: net.IPv4(127, 9, 9, 9)}:   true,
+		&net.TCPAddr{IP: net.IPv6loopback}:         true,
+		&net.TCPAddr{IP: net.IPv4zero}:             false,
+		&net.TCPAddr{IP: net.IPv6unspecified}:      false,
+		&net.TCPAddr{IP: net.IPv4(10, 1, 2, 3)}:    false,
+		&net.UnixAddr{Name: "/tmp/x", Net: "unix"}: false,
+	} {
+		if got := loopback(addr); got != want {
+			t.Errorf("loopback(%v) = %v, want %v", addr, got, want)
+		}
 	}
 }

@@ -302,7 +302,11 @@ func TestServeRefusesBadFiles(t *testing.T) {
 		for k, x := range over {
 			v[k] = x
 		}
-		cfg := "listen: " + v["listen"] + "\nhttp:\n  listen: 127.0.0.1:0\ntls:\n  cert_file: " + v["cert_file"] + "\n  key_file: " + v["key_file"] +
+		httpExtra := ""
+		if f := v["metrics_token_file"]; f != "" {
+			httpExtra = "  metrics_token_file: " + f + "\n"
+		}
+		cfg := "listen: " + v["listen"] + "\nhttp:\n  listen: 127.0.0.1:0\n" + httpExtra + "tls:\n  cert_file: " + v["cert_file"] + "\n  key_file: " + v["key_file"] +
 			"\n  client_ca_file: " + v["client_ca_file"] + "\nstore:\n  dir: " + v["dir"] + "\n  encryption_key_file: " +
 			v["encryption_key_file"] + "\npepper_file: " + v["pepper_file"] + "\npolicy_file: " + v["policy_file"] + "\n"
 		p := filepath.Join(dir, "config.yaml")
@@ -331,6 +335,8 @@ func TestServeRefusesBadFiles(t *testing.T) {
 		{"missing certificate", cfg(map[string]string{"cert_file": filepath.Join(dir, "no-cert.pem")}), "no-cert.pem"},
 		{"missing client CA", cfg(map[string]string{"client_ca_file": filepath.Join(dir, "no-ca.pem")}), "no-ca.pem"},
 		{"missing policy", cfg(map[string]string{"policy_file": filepath.Join(dir, "no-policy.yaml")}), "no-policy.yaml"},
+		{"missing metrics token", cfg(map[string]string{"metrics_token_file": filepath.Join(dir, "no-token")}), "no-token"},
+		{"short metrics token", cfg(map[string]string{"metrics_token_file": short}), short},
 		{"unknown config field", func() []string {
 			p := filepath.Join(dir, "typo.yaml")
 			os.WriteFile(p, []byte("listen: 127.0.0.1:0\npeper_file: x\n"), 0o600)
@@ -374,6 +380,68 @@ func TestServeRefusesBadFiles(t *testing.T) {
 			left := strings.Contains(logs.String(), `"msg":"garbage collector left to GOGC from the environment`)
 			if want := env == "" && os.Getenv("GOGC") == ""; tuned != want || left == want {
 				t.Fatalf("environment %q: tuning logged %v, left to GOGC logged %v, want tuning %v; logs:\n%s", env, tuned, left, want, logs.String())
+			}
+		}
+	})
+	t.Run("metrics behind a bearer token", func(t *testing.T) {
+		const token = "e2e-metrics-token-0123456789"
+		tokenFile := filepath.Join(dir, "metrics.token")
+		if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(binPath, "serve", "--config", write(map[string]string{"metrics_token_file": tokenFile}))
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			if err := cmd.Wait(); err != nil {
+				t.Errorf("serve exited with %v after SIGTERM", err)
+			}
+		}()
+		line, _ := bufio.NewReader(out).ReadString('\n')
+		_, httpAddr, ok := strings.Cut(strings.TrimSpace(line), ", HTTPS on ")
+		if !ok {
+			t.Fatalf("first line %q names no HTTPS address", line)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM([]byte(readFile(t, filepath.Join(state, "ca.pem")))) {
+			t.Fatal("no CA certificate in ca.pem")
+		}
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+		defer tr.CloseIdleConnections()
+		client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+		for _, tc := range []struct {
+			auth string
+			code int
+			body string
+		}{
+			{"", http.StatusUnauthorized, "unauthorized"},
+			{"Bearer not-the-metrics-token-at-all", http.StatusUnauthorized, "unauthorized"},
+			{"Bearer " + token, http.StatusOK, "# TYPE latchkey_"},
+		} {
+			req, err := http.NewRequest(http.MethodGet, "https://"+httpAddr+"/metrics", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != tc.code || !strings.Contains(string(body), tc.body) {
+				t.Fatalf("Authorization %q: %d %.200q, want %d with %q", tc.auth, resp.StatusCode, body, tc.code, tc.body)
 			}
 		}
 	})

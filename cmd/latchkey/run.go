@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -369,6 +370,17 @@ func startHTTP(cfg *serveConfig, cert tls.Certificate, keys *signing.Manager, po
 	if base == "" {
 		base = "https://" + lis.Addr().String()
 	}
+	metricsToken, err := readMetricsToken(cfg)
+	if err != nil {
+		lis.Close()
+		return nil, nil, err
+	}
+	if !cfg.metricsOn() {
+		metricsHandler = nil
+	} else if metricsToken == nil && !loopback(lis.Addr()) {
+		log.Warn("/metrics is open to every client that reaches the HTTPS address; set http.metrics_token_file to require a bearer token",
+			"address", lis.Addr().String())
+	}
 	h, err := server.NewHTTPHandler(server.HTTPConfig{
 		Issuer:    keys.Issuer,
 		IssuerURL: pol.Issuer,
@@ -378,14 +390,40 @@ func startHTTP(cfg *serveConfig, cert tls.Certificate, keys *signing.Manager, po
 			_, err := st.ListKeys(ctx, store.KeyQuery{PageSize: 1})
 			return err
 		},
-		Logger:  log,
-		Metrics: metricsHandler,
+		Logger:       log,
+		Metrics:      metricsHandler,
+		MetricsToken: metricsToken,
 	})
 	if err != nil {
 		lis.Close()
 		return nil, nil, err
 	}
 	return server.NewHTTPServer(h, cert), lis, nil
+}
+
+// readMetricsToken reads the bearer token /metrics requires, or returns
+// nil when the config names none. A line ending (or other trailing white
+// space) after the token is not part of it.
+func readMetricsToken(cfg *serveConfig) ([]byte, error) {
+	path := cfg.HTTP.MetricsTokenFile
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("metrics token file: %w", err)
+	}
+	tok := bytes.TrimRight(b, " \t\r\n")
+	if err := server.CheckMetricsToken(tok); err != nil {
+		return nil, fmt.Errorf("metrics token file %s: %w", path, err)
+	}
+	return tok, nil
+}
+
+// loopback reports whether addr is a loopback IP address.
+func loopback(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
 }
 
 // janitorEvent describes a change the janitor stored.
