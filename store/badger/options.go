@@ -137,6 +137,10 @@ func (o Options) badgerOptions() badger.Options {
 		WithNumCompactors(2).
 		WithBaseTableSize(baseTableSize).
 		WithValueLogFileSize(valueLogFileSize).
+		// Level 0 is merged down on a clean close, so a store reopened
+		// after many key records were written does not merge them, and
+		// rewrite the tables around them, under the first load.
+		WithCompactL0OnClose(true).
 		// Set last: WithLoggingLevel would install Badger's stderr logger,
 		// and the adapter already drops everything below warnings.
 		WithLogger(logger)

@@ -97,6 +97,18 @@ func open(opts Options, h hooks) (*Store, error) {
 			logger.Warn("audit batch files left by pruning not deleted", "error", err)
 		}
 	}
+	// Only a store on disk can hold usage entries written before they moved.
+	if !opts.InMemory {
+		moved, err := moveLegacyUsage(db)
+		if err != nil {
+			_ = s.batches.close()
+			_ = db.Close()
+			return nil, err
+		}
+		if moved > 0 {
+			logger.Info("usage entries moved in front of the key records", "entries", moved)
+		}
+	}
 	// Badger refuses value-log GC in memory, so there is nothing to run.
 	if !opts.InMemory {
 		newTicker := h.newTicker

@@ -16,7 +16,7 @@ import (
 	"github.com/latchkeyhq/latchkey/store"
 )
 
-// Usage lives beside the key records, under usagePrefix: a few bytes per
+// Usage lives apart from the key records, under usagePrefix: a few bytes per
 // key holding the last use and the count since the record last took them
 // in. A flush then writes those few bytes for every key used, instead of
 // rewriting each whole record (its history, scopes and labels): with many
