@@ -304,7 +304,10 @@ func TestServeRefusesBadFiles(t *testing.T) {
 		}
 		httpExtra := ""
 		if f := v["metrics_token_file"]; f != "" {
-			httpExtra = "  metrics_token_file: " + f + "\n"
+			httpExtra += "  metrics_token_file: " + f + "\n"
+		}
+		if m := v["metrics"]; m != "" {
+			httpExtra += "  metrics: " + m + "\n"
 		}
 		cfg := "listen: " + v["listen"] + "\nhttp:\n  listen: 127.0.0.1:0\n" + httpExtra + "tls:\n  cert_file: " + v["cert_file"] + "\n  key_file: " + v["key_file"] +
 			"\n  client_ca_file: " + v["client_ca_file"] + "\nstore:\n  dir: " + v["dir"] + "\n  encryption_key_file: " +
@@ -383,68 +386,85 @@ func TestServeRefusesBadFiles(t *testing.T) {
 			}
 		}
 	})
-	t.Run("metrics behind a bearer token", func(t *testing.T) {
-		const token = "e2e-metrics-token-0123456789"
-		tokenFile := filepath.Join(dir, "metrics.token")
-		if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(binPath, "serve", "--config", write(map[string]string{"metrics_token_file": tokenFile}))
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() {
-			cmd.Process.Signal(syscall.SIGTERM)
-			if err := cmd.Wait(); err != nil {
-				t.Errorf("serve exited with %v after SIGTERM", err)
-			}
-		}()
-		line, _ := bufio.NewReader(out).ReadString('\n')
-		_, httpAddr, ok := strings.Cut(strings.TrimSpace(line), ", HTTPS on ")
-		if !ok {
-			t.Fatalf("first line %q names no HTTPS address", line)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM([]byte(readFile(t, filepath.Join(state, "ca.pem")))) {
-			t.Fatal("no CA certificate in ca.pem")
-		}
-		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
-		defer tr.CloseIdleConnections()
-		client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-		for _, tc := range []struct {
-			auth string
-			code int
-			body string
-		}{
-			{"", http.StatusUnauthorized, "unauthorized"},
-			{"Bearer not-the-metrics-token-at-all", http.StatusUnauthorized, "unauthorized"},
-			{"Bearer " + token, http.StatusOK, "# TYPE latchkey_"},
-		} {
-			req, err := http.NewRequest(http.MethodGet, "https://"+httpAddr+"/metrics", nil)
+	// /metrics behind a bearer token, and turned off; the other routes
+	// answer either way.
+	const token = "e2e-metrics-token-0123456789"
+	tokenFile := filepath.Join(dir, "metrics.token")
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	type call struct {
+		path, auth string
+		code       int
+		body       string
+	}
+	for _, mc := range []struct {
+		name  string
+		over  map[string]string
+		calls []call
+	}{
+		{"metrics behind a bearer token", map[string]string{"metrics_token_file": tokenFile}, []call{
+			{"/metrics", "", http.StatusUnauthorized, "unauthorized"},
+			{"/metrics", "Bearer not-the-metrics-token-at-all", http.StatusUnauthorized, "unauthorized"},
+			{"/metrics", "Bearer " + token, http.StatusOK, "# TYPE latchkey_"},
+			{"/healthz", "", http.StatusOK, "ok"},
+		}},
+		{"metrics off", map[string]string{"metrics": "false"}, []call{
+			{"/metrics", "", http.StatusNotFound, "not found"},
+			{"/metrics", "Bearer " + token, http.StatusNotFound, "not found"},
+			{"/healthz", "", http.StatusOK, "ok"},
+		}},
+	} {
+		t.Run(mc.name, func(t *testing.T) {
+			cmd := exec.Command(binPath, "serve", "--config", write(mc.over))
+			out, err := cmd.StdoutPipe()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tc.auth != "" {
-				req.Header.Set("Authorization", tc.auth)
-			}
-			resp, err := client.Do(req)
-			if err != nil {
+			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			body, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if err != nil {
-				t.Fatal(err)
+			defer func() {
+				cmd.Process.Signal(syscall.SIGTERM)
+				if err := cmd.Wait(); err != nil {
+					t.Errorf("serve exited with %v after SIGTERM", err)
+				}
+			}()
+			line, _ := bufio.NewReader(out).ReadString('\n')
+			_, httpAddr, ok := strings.Cut(strings.TrimSpace(line), ", HTTPS on ")
+			if !ok {
+				t.Fatalf("first line %q names no HTTPS address", line)
 			}
-			if resp.StatusCode != tc.code || !strings.Contains(string(body), tc.body) {
-				t.Fatalf("Authorization %q: %d %.200q, want %d with %q", tc.auth, resp.StatusCode, body, tc.code, tc.body)
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM([]byte(readFile(t, filepath.Join(state, "ca.pem")))) {
+				t.Fatal("no CA certificate in ca.pem")
 			}
-		}
-	})
+			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+			defer tr.CloseIdleConnections()
+			client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+			for _, c := range mc.calls {
+				req, err := http.NewRequest(http.MethodGet, "https://"+httpAddr+c.path, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.auth != "" {
+					req.Header.Set("Authorization", c.auth)
+				}
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if resp.StatusCode != c.code || !strings.Contains(string(body), c.body) {
+					t.Fatalf("GET %s, Authorization %q: %d %.200q, want %d with %q", c.path, c.auth, resp.StatusCode, body, c.code, c.body)
+				}
+			}
+		})
+	}
 	t.Run("second server on the same data directory", func(t *testing.T) {
 		first := startDev(t, state)
 		defer first.cmd.Process.Signal(syscall.SIGTERM)
