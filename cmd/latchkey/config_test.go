@@ -15,6 +15,28 @@ pepper_file: pepper
 policy_file: policy.yaml
 `
 
+// loadMinimalWith loads minimalConfig with extra appended from a file in
+// dir. When wantErr is set it checks that loading fails naming it and
+// returns nil.
+func loadMinimalWith(t *testing.T, dir, extra, wantErr string) *serveConfig {
+	t.Helper()
+	p := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(p, []byte(minimalConfig+extra), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := loadServeConfig(p)
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("err = %v, want one naming %q", err, wantErr)
+		}
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func TestConfigGCPercent(t *testing.T) {
 	for _, tc := range []struct {
 		name, extra string
@@ -32,19 +54,9 @@ func TestConfigGCPercent(t *testing.T) {
 		{"not a number", "memory: {gc_percent: lots}\n", 0, "lots"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := filepath.Join(t.TempDir(), "config.yaml")
-			if err := os.WriteFile(p, []byte(minimalConfig+tc.extra), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			c, err := loadServeConfig(p)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("err = %v, want one naming %q", err, tc.err)
-				}
+			c := loadMinimalWith(t, t.TempDir(), tc.extra, tc.err)
+			if c == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got := c.gcPercent(); got != tc.want {
 				t.Fatalf("gcPercent() = %d, want %d", got, tc.want)
@@ -85,19 +97,9 @@ func TestConfigMetrics(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			p := filepath.Join(dir, "config.yaml")
-			if err := os.WriteFile(p, []byte(minimalConfig+tc.extra), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			c, err := loadServeConfig(p)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("err = %v, want one naming %q", err, tc.err)
-				}
+			c := loadMinimalWith(t, dir, tc.extra, tc.err)
+			if c == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			want := tc.tokenFile
 			if want != "" && !filepath.IsAbs(want) {
