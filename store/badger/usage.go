@@ -126,10 +126,7 @@ func foldUsage(txn *badger.Txn, batch []store.KeyUsage) (int, error) {
 				return 0, err
 			}
 		}
-		if u.LastUsedAt.After(stored.LastUsedAt) {
-			stored.LastUsedAt = u.LastUsedAt
-		}
-		stored.Count = store.AddSaturating(stored.Count, u.Count)
+		combineUsage(&stored, u)
 		if err := txn.SetEntry(badger.NewEntry(usageKey(u.ID), encodeUsage(stored))); err != nil {
 			if errors.Is(err, badger.ErrTxnTooBig) && i > 0 {
 				return i, nil
@@ -203,10 +200,16 @@ func mergeUsage(usage []store.KeyUsage) []store.KeyUsage {
 			merged = append(merged, u)
 			continue
 		}
-		if u.LastUsedAt.After(merged[last].LastUsedAt) {
-			merged[last].LastUsedAt = u.LastUsedAt
-		}
-		merged[last].Count = store.AddSaturating(merged[last].Count, u.Count)
+		combineUsage(&merged[last], u)
 	}
 	return merged
+}
+
+// combineUsage adds u's uses to into: the later last use, the counts
+// added.
+func combineUsage(into *store.KeyUsage, u store.KeyUsage) {
+	if u.LastUsedAt.After(into.LastUsedAt) {
+		into.LastUsedAt = u.LastUsedAt
+	}
+	into.Count = store.AddSaturating(into.Count, u.Count)
 }

@@ -71,10 +71,7 @@ func moveUsageBatch(db *badger.DB) (int, error) {
 				return err
 			}
 			if found {
-				if cur.LastUsedAt.After(merged.LastUsedAt) {
-					merged.LastUsedAt = cur.LastUsedAt
-				}
-				merged.Count = store.AddSaturating(merged.Count, cur.Count)
+				combineUsage(&merged, cur)
 			}
 			if err := txn.Set(usageKey(e.u.ID), encodeUsage(merged)); err != nil {
 				return unavailable("write", err)
