@@ -22,17 +22,24 @@ const usageMoveBatch = 1000
 // later last use, the counts added.
 func moveLegacyUsage(db *badger.DB) (int, error) {
 	moved := 0
+	// Each batch starts after the last key the one before moved, so it
+	// does not walk again over the deletions already made.
+	next := []byte(legacyUsagePrefix)
 	for {
-		n, err := moveUsageBatch(db)
+		n, last, err := moveUsageBatch(db, next)
 		moved += n
 		if err != nil || n == 0 {
 			return moved, err
 		}
+		next = append(last, 0)
 	}
 }
 
-func moveUsageBatch(db *badger.DB) (int, error) {
+// moveUsageBatch moves up to usageMoveBatch entries from from onwards and
+// returns how many it moved and the last old key it moved.
+func moveUsageBatch(db *badger.DB, from []byte) (int, []byte, error) {
 	n := 0
+	var last []byte
 	err := db.Update(func(txn *badger.Txn) error {
 		n = 0
 		opts := badger.DefaultIteratorOptions
@@ -44,7 +51,7 @@ func moveUsageBatch(db *badger.DB) (int, error) {
 			u   store.KeyUsage
 		}
 		var batch []entry
-		for it.Rewind(); it.Valid() && len(batch) < usageMoveBatch; it.Next() {
+		for it.Seek(from); it.Valid() && len(batch) < usageMoveBatch; it.Next() {
 			item := it.Item()
 			key := item.KeyCopy(nil)
 			id := string(bytes.TrimPrefix(key, []byte(legacyUsagePrefix)))
@@ -81,10 +88,13 @@ func moveUsageBatch(db *badger.DB) (int, error) {
 			}
 		}
 		n = len(batch)
+		if n > 0 {
+			last = batch[n-1].old
+		}
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("badgerstore: moving usage entries: %w", unavailableIfBadger(err))
+		return 0, nil, fmt.Errorf("badgerstore: moving usage entries: %w", unavailableIfBadger(err))
 	}
-	return n, nil
+	return n, last, nil
 }

@@ -28,6 +28,11 @@ func TestBusyPrefixesSortBeforeKeyRecords(t *testing.T) {
 // countPrefix counts the entries under prefix.
 func countPrefix(t *testing.T, s *Store, prefix string) int {
 	t.Helper()
+	return countPrefixB(t, s, prefix)
+}
+
+func countPrefixB(t testing.TB, s *Store, prefix string) int {
+	t.Helper()
 	n := 0
 	if err := s.db.View(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
@@ -138,5 +143,57 @@ func TestOpenRefusesDamagedLegacyUsage(t *testing.T) {
 	// The failed open released the directory: the next one gets it.
 	if _, err := Open(Options{Dir: dir, EncryptionKey: key}); err == nil || strings.Contains(err.Error(), "in use") {
 		t.Fatalf("second Open = %v, want the same refusal, not a held directory", err)
+	}
+}
+
+// BenchmarkOpenMovesLegacyUsage measures the one-time move at open of a
+// store written before usage entries moved (100,000 keys, each with an
+// entry under the old prefix), beside opening the same store whose entries
+// are already in place.
+//
+//	go test ./store/badger/ -run '^$' -bench OpenMovesLegacyUsage -benchtime 3x -count 3
+func BenchmarkOpenMovesLegacyUsage(b *testing.B) {
+	const keys = 100_000
+	key := newKey(b)
+	for _, bc := range []struct{ name, prefix string }{{"legacy", legacyUsagePrefix}, {"moved", usagePrefix}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				dir := b.TempDir()
+				s, err := Open(Options{Dir: dir, EncryptionKey: key})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for start := 0; start < keys; start += 1000 {
+					if err := s.db.Update(func(txn *badger.Txn) error {
+						for i := start; i < min(start+1000, keys); i++ {
+							u := store.KeyUsage{LastUsedAt: time.Unix(int64(1e9+i), 0), Count: uint64(i + 1)}
+							if err := txn.Set([]byte(fmt.Sprintf("%sk%07d", bc.prefix, i)), encodeUsage(u)); err != nil {
+								return err
+							}
+						}
+						return nil
+					}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := s.Close(); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				s, err = Open(Options{Dir: dir, EncryptionKey: key})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				if n := countPrefixB(b, s, usagePrefix); n != keys {
+					b.Fatalf("%d entries in place, want %d", n, keys)
+				}
+				if err := s.Close(); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+		})
 	}
 }
