@@ -380,6 +380,16 @@ func TestBadgerLogLevels(t *testing.T) {
 	}{
 		{"error", func(l badger.Logger) { l.Errorf("disk %s\n", "full") }, "level=ERROR msg=\"disk full\" component=badger\n"},
 		{"warning", func(l badger.Logger) { l.Warningf("slow %d", 3) }, "level=WARN msg=\"slow 3\" component=badger\n"},
+		{"cache report at debug", func(l badger.Logger) {
+			l.Warningf("%s might be too small. Metrics: %s\n", "Block cache", "hit: 3 miss: 95")
+		}, "level=DEBUG msg=\"Block cache might be too small. Metrics: hit: 3 miss: 95\" component=badger\n"},
+		{"index cache report at debug", func(l badger.Logger) {
+			l.Warningf("%s might be too small. Metrics: %s\n", "Index cache", "hit: 1")
+		}, "level=DEBUG msg=\"Index cache might be too small. Metrics: hit: 1\" component=badger\n"},
+		{"cache life at debug", func(l badger.Logger) {
+			l.Warningf("Cache life expectancy (in seconds): %+v\n", "50p: 2.00")
+		}, "level=DEBUG msg=\"Cache life expectancy (in seconds): 50p: 2.00\" component=badger\n"},
+		{"other cache warning kept", func(l badger.Logger) { l.Warningf("Block cache is full") }, "level=WARN msg=\"Block cache is full\" component=badger\n"},
 		{"info dropped", func(l badger.Logger) { l.Infof("compaction") }, ""},
 		{"debug dropped", func(l badger.Logger) { l.Debugf("detail") }, ""},
 	}

@@ -1,6 +1,7 @@
 package badger
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -183,7 +184,24 @@ func (a slogAdapter) Errorf(format string, args ...any) {
 }
 
 func (a slogAdapter) Warningf(format string, args ...any) {
-	a.l.Warn(strings.TrimSpace(fmt.Sprintf(format, args...)), "component", "badger")
+	msg := strings.TrimSpace(fmt.Sprintf(format, args...))
+	level := slog.LevelWarn
+	if cacheReport(msg) {
+		level = slog.LevelDebug
+	}
+	a.l.Log(context.Background(), level, msg, "component", "badger")
+}
+
+// cacheReport reports whether msg is Badger's minute report that its block
+// or index cache serves few reads. Both caches are small by design (see
+// blockCacheSize): key records are served from the key cache, and what
+// reads the store (the janitor's sweeps, audit queries) reads each block
+// once. Under any steady use the report would be a warning a minute that
+// asks for nothing to be done, so it is logged at debug level.
+func cacheReport(msg string) bool {
+	return strings.HasPrefix(msg, "Block cache might be too small") ||
+		strings.HasPrefix(msg, "Index cache might be too small") ||
+		strings.HasPrefix(msg, "Cache life expectancy")
 }
 
 func (slogAdapter) Infof(string, ...any)  {}
