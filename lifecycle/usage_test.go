@@ -162,6 +162,34 @@ func TestUsageFlushPutsBackOnlyUnwrittenBatches(t *testing.T) {
 	}
 }
 
+func TestUsageFlushReleasesItsBatch(t *testing.T) {
+	const n = 3*store.MaxUsageBatch + 7
+	fake := &fakeUsageStore{}
+	u := NewUsage(fake)
+	for i := range n {
+		u.Record(keyID(i), t0)
+	}
+	if err := u.Flush(context.Background()); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	if got := len(fake.totals()); got != n {
+		t.Fatalf("%d keys written, want %d", got, n)
+	}
+	if u.inflight != nil {
+		t.Fatal("the written batch is still held after a good flush")
+	}
+	for i := range u.shards {
+		if u.shards[i].m != nil {
+			t.Fatalf("shard %d still holds counters after a good flush", i)
+		}
+	}
+	// Use counted after the flush is counted afresh.
+	u.Record(keyID(1), t0.Add(time.Minute))
+	if last, c := u.Pending(keyID(1)); c != 1 || !last.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("Pending = %v, %d; want t0+1m, 1", last, c)
+	}
+}
+
 func TestUsageFlushEmptyWritesNothing(t *testing.T) {
 	fake := &fakeUsageStore{}
 	if err := NewUsage(fake).Flush(context.Background()); err != nil {
