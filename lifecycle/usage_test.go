@@ -175,7 +175,7 @@ func TestUsageFlushReleasesItsBatch(t *testing.T) {
 	if got := len(fake.totals()); got != n {
 		t.Fatalf("%d keys written, want %d", got, n)
 	}
-	if u.inflight != nil {
+	if u.inflight != nil || u.written != 0 {
 		t.Fatal("the written batch is still held after a good flush")
 	}
 	for i := range u.shards {
@@ -187,6 +187,52 @@ func TestUsageFlushReleasesItsBatch(t *testing.T) {
 	u.Record(keyID(1), t0.Add(time.Minute))
 	if last, c := u.Pending(keyID(1)); c != 1 || !last.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("Pending = %v, %d; want t0+1m, 1", last, c)
+	}
+}
+
+// While a flush is part-way through its batch, every key's use is counted
+// once: what the store holds plus what Pending reports is what was
+// recorded, for keys written, keys waiting in the batch, and use recorded
+// during the flush.
+func TestUsagePendingDuringFlush(t *testing.T) {
+	const n = 3*store.MaxUsageBatch + 11
+	fake := &fakeUsageStore{}
+	u := NewUsage(fake)
+	for i := range n {
+		u.Record(keyID(i), t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	late := t0.Add(time.Hour)
+	calls := 0
+	fake.before = func() {
+		calls++
+		// Use of key 7 (in the first chunk) and of the batch's last key
+		// arrives while the flush runs.
+		u.Record(keyID(7), late)
+		u.Record(keyID(n-1), late)
+		written := fake.totals()
+		for i := range n {
+			want := uint64(1)
+			if i == 7 || i == n-1 {
+				want += uint64(calls)
+			}
+			_, pending := u.Pending(keyID(i))
+			if got := written[keyID(i)] + pending; got != want {
+				t.Errorf("before write %d: %s written %d + pending %d, want %d in all",
+					calls, keyID(i), written[keyID(i)], pending, want)
+			}
+		}
+	}
+	if err := u.Flush(context.Background()); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	if calls != 4 {
+		t.Fatalf("%d writes, want 4", calls)
+	}
+	if last, pending := u.Pending(keyID(n - 1)); pending != 4 || !last.Equal(late) {
+		t.Fatalf("Pending(last key) after the flush = %v, %d; want %v, 4", last, pending, late)
+	}
+	if _, pending := u.Pending(keyID(3)); pending != 0 {
+		t.Fatalf("Pending(written key) after the flush = %d, want 0", pending)
 	}
 }
 
@@ -255,9 +301,13 @@ type fakeUsageStore struct {
 	n        int
 	failCall int               // 1-based call that fails; 0 = none
 	written  chan writeContext // receives the context state of each good write
+	before   func()            // called at the start of every call, without mu
 }
 
 func (f *fakeUsageStore) RecordUsage(ctx context.Context, usage []store.KeyUsage) error {
+	if f.before != nil {
+		f.before()
+	}
 	f.mu.Lock()
 	f.n++
 	failed := f.n == f.failCall
