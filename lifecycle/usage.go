@@ -140,22 +140,41 @@ func (u *Usage) Flush(ctx context.Context) error {
 // positive) until ctx ends, then flushes once more with a fresh context of
 // its own, so that a shutdown keeps the last counts. Flush errors are not
 // reported: what failed stays pending for the next flush.
+//
+// The first flush comes after half an interval, and the rest an interval
+// apart. The janitor sweeps at start and then once each of its intervals,
+// which are the same or a multiple of this one: half an interval apart, a
+// flush and a sweep of many keys never run at once and add up their
+// transient memory (with 100,000 busy keys, tens of MB each).
 func (u *Usage) Run(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
 		interval = DefaultUsageFlushInterval
 	}
+	first, stopFirst := u.newTicker(interval / 2)
+	if !u.waitTick(ctx, first) {
+		stopFirst()
+		return
+	}
+	stopFirst()
+	_ = u.Flush(ctx)
 	tick, stop := u.newTicker(interval)
 	defer stop()
-	for {
-		select {
-		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalFlushTimeout)
-			_ = u.Flush(fctx)
-			cancel()
-			return
-		case <-tick:
-			_ = u.Flush(ctx)
-		}
+	for u.waitTick(ctx, tick) {
+		_ = u.Flush(ctx)
+	}
+}
+
+// waitTick waits for tick and reports true, or for ctx to end: then it
+// makes the final flush and reports false.
+func (u *Usage) waitTick(ctx context.Context, tick <-chan time.Time) bool {
+	select {
+	case <-ctx.Done():
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalFlushTimeout)
+		_ = u.Flush(fctx)
+		cancel()
+		return false
+	case <-tick:
+		return true
 	}
 }
 

@@ -251,7 +251,14 @@ func TestUsageRun(t *testing.T) {
 	fake := &fakeUsageStore{written: make(chan writeContext, 1)}
 	u := NewUsage(fake)
 	ticks := make(chan time.Time)
-	u.newTicker = manualTicker(ticks)
+	var periodsMu sync.Mutex
+	var periods []time.Duration
+	u.newTicker = func(d time.Duration) (<-chan time.Time, func()) {
+		periodsMu.Lock()
+		periods = append(periods, d)
+		periodsMu.Unlock()
+		return ticks, func() {}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stopped := make(chan struct{})
@@ -264,8 +271,21 @@ func TestUsageRun(t *testing.T) {
 	ticks <- t0
 	<-fake.written
 	if got, want := fake.totals(), map[string]uint64{"a": 1}; !mapsEqual(got, want) {
-		t.Fatalf("written after a tick %v, want %v", got, want)
+		t.Fatalf("written after the first tick %v, want %v", got, want)
 	}
+	u.Record("a", t0)
+	ticks <- t0
+	<-fake.written
+	if got, want := fake.totals(), map[string]uint64{"a": 2}; !mapsEqual(got, want) {
+		t.Fatalf("written after the second tick %v, want %v", got, want)
+	}
+	periodsMu.Lock()
+	// Half an interval to the first flush, so that it falls between the
+	// janitor's sweeps, then an interval between flushes.
+	if want := []time.Duration{30 * time.Minute, time.Hour}; !slices.Equal(periods, want) {
+		t.Errorf("ticker periods %v, want %v", periods, want)
+	}
+	periodsMu.Unlock()
 
 	u.Record("b", t0)
 	u.Record("b", t0)
@@ -280,7 +300,27 @@ func TestUsageRun(t *testing.T) {
 	default:
 		t.Fatalf("no final flush when the context ended")
 	}
-	if got, want := fake.totals(), map[string]uint64{"a": 1, "b": 2}; !mapsEqual(got, want) {
+	if got, want := fake.totals(), map[string]uint64{"a": 2, "b": 2}; !mapsEqual(got, want) {
+		t.Fatalf("written %v, want %v", got, want)
+	}
+}
+
+// A context that ends before the first flush still gets the final one.
+func TestUsageRunStoppedBeforeTheFirstFlush(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	fake := &fakeUsageStore{}
+	u := NewUsage(fake)
+	u.newTicker = manualTicker(make(chan time.Time))
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		u.Run(ctx, time.Hour)
+	}()
+	u.Record("a", t0)
+	cancel()
+	<-stopped
+	if got, want := fake.totals(), map[string]uint64{"a": 1}; !mapsEqual(got, want) {
 		t.Fatalf("written %v, want %v", got, want)
 	}
 }
