@@ -76,7 +76,7 @@ bench-scan: ## Leak-scanner throughput in MB/s, one worker and GOMAXPROCS worker
 FUZZ_TARGETS = rootkey:FuzzParse issuer:FuzzVerify issuer:FuzzVerifyDifferential \
 	issuer:FuzzCheckStrictObject issuer:FuzzClaimsDecoding policy:FuzzDecideScopes \
 	policy:FuzzMatchIdentity policy:FuzzSPIFFEID store/badger:FuzzPageToken \
-	store/cache:FuzzHotDecode verifier:FuzzVerify verifier:FuzzVerifyAgainstReference \
+	store/badger:FuzzKeyWireFastMatchesJSON store/cache:FuzzHotDecode verifier:FuzzVerify verifier:FuzzVerifyAgainstReference \
 	verifier:FuzzStrictObject scan:FuzzDetect audit:FuzzAppendEvent \
 	audit/alert:FuzzVerifySignature audit/alert:FuzzLRU ratelimit:FuzzBucketMatchesRate \
 	internal/jsonenc:FuzzString internal/b64url:FuzzDecode

@@ -146,17 +146,14 @@ func decodeKey(id string, b []byte) (store.KeyRecord, error) {
 // decodeKeyWith decodes a record, with its history only when history is
 // set.
 func decodeKeyWith(id string, b []byte, history bool) (store.KeyRecord, error) {
-	var lean keyWireNoHistory
-	w := &lean.keyWire
-	var err error
-	if history {
-		err = json.Unmarshal(b, w)
-	} else {
-		err = json.Unmarshal(b, &lean)
+	var wire keyWire
+	if !decodeKeyWireFast(b, &wire, history) {
+		var err error
+		if wire, err = decodeKeyWireJSON(b, history); err != nil {
+			return store.KeyRecord{}, corrupt("key", id, err)
+		}
 	}
-	if err != nil {
-		return store.KeyRecord{}, corrupt("key", id, err)
-	}
+	w := &wire
 	if w.V != keyWireV1 && w.V != keyWireVersion {
 		return store.KeyRecord{}, corrupt("key", id, fmt.Errorf("unsupported version %d", w.V))
 	}
@@ -207,8 +204,46 @@ func decodeKeyWith(id string, b []byte, history bool) (store.KeyRecord, error) {
 	if err := rec.Validate(); err != nil {
 		return store.KeyRecord{}, corrupt("key", id, err)
 	}
-	// Clone turns decoded empty collections into nil, as documented.
-	return rec.Clone(), nil
+	emptyToNil(&rec)
+	return rec, nil
+}
+
+// emptyToNil makes a decoded record's empty collections nil, as
+// store.KeyRecord documents. Decoding made every collection afresh, so the
+// record shares nothing and needs no copy.
+func emptyToNil(r *store.KeyRecord) {
+	if len(r.Labels) == 0 {
+		r.Labels = nil
+	}
+	if len(r.SecretHash) == 0 {
+		r.SecretHash = nil
+	}
+	if len(r.Scopes) == 0 {
+		r.Scopes = nil
+	}
+	if len(r.Audiences) == 0 {
+		r.Audiences = nil
+	}
+	if len(r.BoundIdentities) == 0 {
+		r.BoundIdentities = nil
+	}
+	if len(r.PreviousSecretHash) == 0 {
+		r.PreviousSecretHash = nil
+	}
+	if len(r.History) == 0 {
+		r.History = nil
+	}
+}
+
+// decodeKeyWireJSON decodes a record with encoding/json, whatever its form.
+func decodeKeyWireJSON(b []byte, history bool) (keyWire, error) {
+	var lean keyWireNoHistory
+	if history {
+		err := json.Unmarshal(b, &lean.keyWire)
+		return lean.keyWire, err
+	}
+	err := json.Unmarshal(b, &lean)
+	return lean.keyWire, err
 }
 
 func encodeEvents(events []store.KeyEvent) []eventWire {
