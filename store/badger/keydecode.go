@@ -158,7 +158,7 @@ func (r *wireReader) events(keep bool) ([]eventWire, bool) {
 		if i > 0 && !r.byte(',') {
 			return nil, false
 		}
-		e, ok := r.event()
+		e, ok := r.event(keep)
 		if !ok {
 			return nil, false
 		}
@@ -169,7 +169,13 @@ func (r *wireReader) events(keep bool) ([]eventWire, bool) {
 	return out, r.byte(']')
 }
 
-func (r *wireReader) event() (eventWire, bool) {
+// event reads one history event; unless keep is set its strings are
+// checked but not copied out.
+func (r *wireReader) event(keep bool) (eventWire, bool) {
+	str := r.str
+	if !keep {
+		str = r.skipStr
+	}
 	var e eventWire
 	if !r.byte('{') {
 		return e, false
@@ -189,16 +195,16 @@ func (r *wireReader) event() (eventWire, bool) {
 			bit, ok = 1, r.time(&e.At)
 		case "action":
 			bit = 2
-			e.Action, ok = r.str()
+			e.Action, ok = str()
 		case "actor":
 			bit = 4
-			e.Actor, ok = r.str()
+			e.Actor, ok = str()
 		case "reason":
 			bit = 8
-			e.Reason, ok = r.str()
+			e.Reason, ok = str()
 		case "detail":
 			bit = 16
-			e.Detail, ok = r.str()
+			e.Detail, ok = str()
 		default:
 			return e, false
 		}
@@ -255,6 +261,12 @@ func (r *wireReader) name() ([]byte, bool) { return r.quoted() }
 func (r *wireReader) str() (string, bool) {
 	s, ok := r.quoted()
 	return string(s), ok
+}
+
+// skipStr reads a string and returns it empty.
+func (r *wireReader) skipStr() (string, bool) {
+	_, ok := r.quoted()
+	return "", ok
 }
 
 // strs reads an array of strings; an empty array is an empty slice, as
