@@ -190,7 +190,8 @@ func (s *Store) forget(id string) {
 // to fill, as a concurrent read's would be. It returns how many it cached.
 func (s *Store) Preload(ctx context.Context) (int, error) {
 	n := 0
-	q := store.KeyQuery{PageSize: store.MaxPageSize}
+	// The cache keeps no history (store.KeyRecord.Hot), so none is decoded.
+	q := store.KeyQuery{PageSize: store.MaxPageSize, WithoutHistory: true}
 	for {
 		s.mu.Lock()
 		start, full := s.writes, len(s.byID) >= s.max
