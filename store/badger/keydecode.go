@@ -1,9 +1,9 @@
 package badger
 
 import (
-	"bytes"
 	"encoding/base64"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -353,7 +353,7 @@ func (r *wireReader) digits() ([]byte, bool) {
 // intEnd reports whether an integer ends here: a fraction or an exponent
 // would make it a number encoding/json does not put in an integer field.
 func (r *wireReader) intEnd() bool {
-	return r.i == len(r.b) || bytes.IndexByte([]byte(".eE"), r.b[r.i]) < 0
+	return r.i == len(r.b) || strings.IndexByte(".eE", r.b[r.i]) < 0
 }
 
 func (r *wireReader) int() (int64, bool) {
