@@ -21,30 +21,15 @@ import (
 // was four fifths of the time a sweep of 100,000 keys took.
 func decodeKeyWireFast(b []byte, w *keyWire, history bool) bool {
 	r := wireReader{b: b}
-	if !r.byte('{') {
-		return false
-	}
 	var seen uint64
-	first := true
-	for !r.peek('}') {
-		if !first && !r.byte(',') {
-			return false
-		}
-		first = false
-		name, ok := r.name()
-		if !ok || !r.byte(':') {
-			return false
-		}
+	return r.object(func(name []byte) bool {
 		bit, ok := keyMemberBit(name)
 		if !ok || seen&bit != 0 {
 			return false
 		}
 		seen |= bit
-		if !r.keyMember(name, w, history) {
-			return false
-		}
-	}
-	return r.byte('}') && r.i == len(r.b)
+		return r.keyMember(name, w, history)
+	}) && r.i == len(r.b)
 }
 
 // keyMembers lists keyWire's JSON member names; a member's bit in the
@@ -147,26 +132,18 @@ func (r *wireReader) keyMember(name []byte, w *keyWire, history bool) bool {
 
 // events reads an array of history events, keeping them when keep is set.
 func (r *wireReader) events(keep bool) ([]eventWire, bool) {
-	if !r.byte('[') {
-		return nil, false
-	}
 	var out []eventWire
 	if keep {
 		out = []eventWire{}
 	}
-	for i := 0; !r.peek(']'); i++ {
-		if i > 0 && !r.byte(',') {
-			return nil, false
-		}
+	ok := r.list('[', ']', func() bool {
 		e, ok := r.event(keep)
-		if !ok {
-			return nil, false
-		}
 		if keep {
 			out = append(out, e)
 		}
-	}
-	return out, r.byte(']')
+		return ok
+	})
+	return out, ok
 }
 
 // event reads one history event; unless keep is set its strings are
@@ -177,19 +154,10 @@ func (r *wireReader) event(keep bool) (eventWire, bool) {
 		str = r.skipStr
 	}
 	var e eventWire
-	if !r.byte('{') {
-		return e, false
-	}
 	var seen uint8
-	for i := 0; !r.peek('}'); i++ {
-		if i > 0 && !r.byte(',') {
-			return e, false
-		}
-		name, ok := r.name()
-		if !ok || !r.byte(':') {
-			return e, false
-		}
+	ok := r.object(func(name []byte) bool {
 		var bit uint8
+		var ok bool
 		switch string(name) {
 		case "at":
 			bit, ok = 1, r.time(&e.At)
@@ -205,15 +173,14 @@ func (r *wireReader) event(keep bool) (eventWire, bool) {
 		case "detail":
 			bit = 16
 			e.Detail, ok = str()
-		default:
-			return e, false
 		}
 		if !ok || seen&bit != 0 {
-			return e, false
+			return false
 		}
 		seen |= bit
-	}
-	return e, r.byte('}')
+		return true
+	})
+	return e, ok
 }
 
 // wireReader reads the canonical JSON of encodeKey; each method reports
@@ -231,6 +198,32 @@ func (r *wireReader) byte(c byte) bool {
 	}
 	r.i++
 	return true
+}
+
+// list reads open, items separated by commas, and close; item reads one
+// item and reports whether it could.
+func (r *wireReader) list(open, close byte, item func() bool) bool {
+	if !r.byte(open) {
+		return false
+	}
+	for i := 0; !r.peek(close); i++ {
+		if i > 0 && !r.byte(',') {
+			return false
+		}
+		if !item() {
+			return false
+		}
+	}
+	return r.byte(close)
+}
+
+// object reads an object: names, each followed by a colon and the value
+// that member reads.
+func (r *wireReader) object(member func(name []byte) bool) bool {
+	return r.list('{', '}', func() bool {
+		name, ok := r.quoted()
+		return ok && r.byte(':') && member(name)
+	})
 }
 
 // quoted returns the content of a string with no escapes, control
@@ -256,8 +249,6 @@ func (r *wireReader) quoted() ([]byte, bool) {
 	return nil, false
 }
 
-func (r *wireReader) name() ([]byte, bool) { return r.quoted() }
-
 func (r *wireReader) str() (string, bool) {
 	s, ok := r.quoted()
 	return string(s), ok
@@ -270,47 +261,28 @@ func (r *wireReader) skipStr() (string, bool) {
 }
 
 // strs reads an array of strings; an empty array is an empty slice, as
-// encoding/json makes it.
+// encoding/json makes it. Room for two is made at once: most keys have one
+// or two scopes, audiences or bound identities.
 func (r *wireReader) strs() ([]string, bool) {
-	if !r.byte('[') {
-		return nil, false
-	}
-	out := []string{}
-	for i := 0; !r.peek(']'); i++ {
-		if i > 0 && !r.byte(',') {
-			return nil, false
-		}
+	out := make([]string, 0, 2)
+	ok := r.list('[', ']', func() bool {
 		s, ok := r.str()
-		if !ok {
-			return nil, false
-		}
 		out = append(out, s)
-	}
-	return out, r.byte(']')
+		return ok
+	})
+	return out, ok
 }
 
 // labels reads an object of strings; a repeated name keeps its last value,
 // as encoding/json does.
 func (r *wireReader) labels() (map[string]string, bool) {
-	if !r.byte('{') {
-		return nil, false
-	}
 	out := map[string]string{}
-	for i := 0; !r.peek('}'); i++ {
-		if i > 0 && !r.byte(',') {
-			return nil, false
-		}
-		k, ok := r.str()
-		if !ok || !r.byte(':') {
-			return nil, false
-		}
+	ok := r.object(func(name []byte) bool {
 		v, ok := r.str()
-		if !ok {
-			return nil, false
-		}
-		out[k] = v
-	}
-	return out, r.byte('}')
+		out[string(name)] = v
+		return ok
+	})
+	return out, ok
 }
 
 func (r *wireReader) base64() ([]byte, bool) {
