@@ -150,7 +150,7 @@ func (u *Usage) Run(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
 		interval = DefaultUsageFlushInterval
 	}
-	first, stopFirst := u.newTicker(interval / 2)
+	first, stopFirst := u.newTicker(max(interval/2, 1))
 	if !u.waitTick(ctx, first) {
 		stopFirst()
 		return

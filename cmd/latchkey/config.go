@@ -100,7 +100,10 @@ const (
 	// Each flush rewrites the record of every key used since the last
 	// one: with 100,000 busy keys that is seconds of CPU, so once a minute.
 	defaultUsageFlushInterval = time.Minute
-	defaultAuditRetention     = 400 * 24 * time.Hour
+	// minLifecycleInterval bounds how often the janitor sweeps every key
+	// and usage is written: each reads or writes the whole key set.
+	minLifecycleInterval  = time.Second
+	defaultAuditRetention = 400 * 24 * time.Hour
 )
 
 const exampleConfig = `listen: 0.0.0.0:7443
@@ -121,8 +124,8 @@ policy_file: /etc/latchkey/policy.yaml
 log:
   level: info                               # debug, info, warn, error
 lifecycle:
-  janitor_interval: 1m                      # expiry, unused-disable, attestation, rotation checks
-  usage_flush_interval: 1m                  # how often last-used times reach the store
+  janitor_interval: 1m                      # expiry, unused-disable, attestation, rotation checks (>= 1s)
+  usage_flush_interval: 1m                  # how often last-used times reach the store (>= 1s)
 audit:
   enabled: true                             # every exchange and change, durably, before the response
   file: /var/log/latchkey/audit.jsonl       # JSON lines for a SIEM; "-" for stdout; omit for the store only; reopened on SIGHUP
@@ -196,8 +199,9 @@ func (c *serveConfig) validate() error {
 	if c.Lifecycle.UsageFlushInterval == 0 {
 		c.Lifecycle.UsageFlushInterval = defaultUsageFlushInterval
 	}
-	if c.Lifecycle.JanitorInterval < 0 || c.Lifecycle.UsageFlushInterval < 0 {
-		errs = append(errs, errors.New("lifecycle intervals must be positive"))
+	if c.Lifecycle.JanitorInterval < minLifecycleInterval || c.Lifecycle.UsageFlushInterval < minLifecycleInterval {
+		errs = append(errs, fmt.Errorf("lifecycle.janitor_interval and lifecycle.usage_flush_interval must be at least %v (got %v and %v)",
+			minLifecycleInterval, c.Lifecycle.JanitorInterval, c.Lifecycle.UsageFlushInterval))
 	}
 	c.Audit.retention = defaultAuditRetention
 	if c.Audit.Retention != "" {

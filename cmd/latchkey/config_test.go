@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const minimalConfig = `listen: 127.0.0.1:0
@@ -77,6 +78,32 @@ func TestExampleConfigLoads(t *testing.T) {
 	}
 	if c.gcPercent() != 50 || c.Audit.retention != defaultAuditRetention {
 		t.Fatalf("gcPercent %d, retention %v", c.gcPercent(), c.Audit.retention)
+	}
+}
+
+func TestConfigLifecycleIntervals(t *testing.T) {
+	for _, tc := range []struct {
+		name, extra      string
+		janitor, flushes time.Duration
+		err              string
+	}{
+		{"defaults", "", time.Minute, time.Minute, ""},
+		{"set", "lifecycle: {janitor_interval: 5m, usage_flush_interval: 30s}\n", 5 * time.Minute, 30 * time.Second, ""},
+		{"one second", "lifecycle: {janitor_interval: 1s, usage_flush_interval: 1s}\n", time.Second, time.Second, ""},
+		{"janitor too often", "lifecycle: {janitor_interval: 10ms}\n", 0, 0, "must be at least 1s (got 10ms and 1m0s)"},
+		{"flush too often", "lifecycle: {usage_flush_interval: 1ns}\n", 0, 0, "must be at least 1s (got 1m0s and 1ns)"},
+		{"negative", "lifecycle: {janitor_interval: -1m}\n", 0, 0, "must be at least 1s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := loadMinimalWith(t, t.TempDir(), tc.extra, tc.err)
+			if c == nil {
+				return
+			}
+			if c.Lifecycle.JanitorInterval != tc.janitor || c.Lifecycle.UsageFlushInterval != tc.flushes {
+				t.Fatalf("intervals %v and %v, want %v and %v",
+					c.Lifecycle.JanitorInterval, c.Lifecycle.UsageFlushInterval, tc.janitor, tc.flushes)
+			}
+		})
 	}
 }
 
