@@ -55,6 +55,8 @@ type Store struct {
 type hooks struct {
 	newTicker func(time.Duration) (<-chan time.Time, func())
 	afterGC   func(error)
+	// tune changes Badger's options; tests use it for small levels.
+	tune func(badger.Options) badger.Options
 }
 
 // Open opens (or creates) the store described by opts.
@@ -71,7 +73,11 @@ func open(opts Options, h hooks) (*Store, error) {
 			return nil, err
 		}
 	}
-	db, err := badger.Open(opts.badgerOptions())
+	bopts := opts.badgerOptions()
+	if h.tune != nil {
+		bopts = h.tune(bopts)
+	}
+	db, err := badger.Open(bopts)
 	if err != nil {
 		return nil, openError(opts.Dir, err)
 	}
@@ -97,8 +103,10 @@ func open(opts Options, h hooks) (*Store, error) {
 			logger.Warn("audit batch files left by pruning not deleted", "error", err)
 		}
 	}
-	// Only a store on disk can hold usage entries written before they moved.
+	// Only a store on disk has levels of tables, and can hold usage
+	// entries written before they moved.
 	if !opts.InMemory {
+		s.settleLevels()
 		moved, err := moveLegacyUsage(db)
 		if err != nil {
 			_ = s.batches.close()
