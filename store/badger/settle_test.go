@@ -42,7 +42,11 @@ func TestOpenSettlesLevels(t *testing.T) {
 	}
 	// Whichever store is open when the test ends is closed; Close is a
 	// no-op on a closed one.
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() {
+		if s != nil {
+			s.Close()
+		}
+	})
 	const n = 12000
 	ids := make(map[string]bool, n)
 	for len(ids) < n {
