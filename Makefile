@@ -38,8 +38,16 @@ test-interop: ## Verify tokens with the npm `jose` package under Node.js (instal
 test-crash: ## Kill the server with SIGKILL under load 200 times; every acknowledged revocation must survive
 	LATCHKEY_CRASH_ITERATIONS=200 $(GO) test -race -count=1 -timeout 60m -run '^TestCrashDurability$$' ./cmd/latchkey/
 
+# Latchkey's CPU per call over the bare server's, and the bare server's
+# durable exchange over its plain one, at 64 and 256 callers.
+BARE_RATIOS := $(foreach c,64 256,\
+	-ratio BenchmarkBareServer/c=$(c)/latchkey/exchange-audit=on:BenchmarkBareServer/c=$(c)/bare/exchange-durable \
+	-ratio BenchmarkBareServer/c=$(c)/latchkey/exchange-audit=off:BenchmarkBareServer/c=$(c)/bare/exchange \
+	-ratio BenchmarkBareServer/c=$(c)/latchkey/introspect-distinct:BenchmarkBareServer/c=$(c)/bare/introspect-distinct \
+	-ratio BenchmarkBareServer/c=$(c)/bare/exchange-durable:BenchmarkBareServer/c=$(c)/bare/exchange)
+
 .PHONY: bench
-bench: build-bench $(TOOLS)/ghz ## The performance harness against a real server (about 15 min on 2 cores), ghz cross-check, then the package benchmarks; report in bench.md
+bench: build-bench $(TOOLS)/ghz ## The performance harness against a real server, ghz cross-check, the package benchmarks and the bare server (about 25 min on 2 cores); report in bench.md
 	./bin/latchkey-bench --latchkey bin/latchkey --ghz $(TOOLS)/ghz --out bench-driver.md --json bench-driver.json
 	$(GO) test -run '^$$' -bench 'Revocation|Introspect|StartupLoad|HealthCheck' -benchtime 3s -count 3 -timeout 20m ./server/ > bench.out
 	# The audit trail's cost is a ratio of two runs: three invocations, each
@@ -47,11 +55,14 @@ bench: build-bench $(TOOLS)/ghz ## The performance harness against a real server
 	for i in 1 2 3; do $(GO) test -run '^$$' -bench 'BenchmarkExchange' -benchtime 3s -count 1 -timeout 10m ./server/ >> bench.out || exit 1; done
 	# Both servers alive at once, taking turns: the steadier measure of it.
 	$(GO) test -run '^$$' -bench 'BenchmarkAuditPaired' -benchtime 240000x -count 5 -timeout 10m ./server/ >> bench.out
+	# The bare server: the least a server does per call, beside Latchkey.
+	$(GO) test -run '^$$' -bench 'BenchmarkBareServer' -benchtime 3s -count 3 -timeout 20m ./server/ > bench-bare.out
 	$(GO) test -run '^$$' -bench 'BenchmarkVerify|BenchmarkSignatureFloor' -benchtime 2s -count 5 -timeout 10m ./verifier/ > bench-verify.out
 	cp bench-driver.md bench.md
 	$(GO) run ./cmd/benchreport -cmd "make bench (in-process)" -ratio 'BenchmarkExchange/audit=on:BenchmarkExchange/audit=off' \
 		-ratio 'BenchmarkExchangeProcess/audit=on:BenchmarkExchangeProcess/audit=off' \
 		-ratio 'BenchmarkIntrospect/revocations=1000000:BenchmarkIntrospect/revocations=0' < bench.out >> bench.md
+	$(GO) run ./cmd/benchreport -cmd "make bench (bare server)" -baseline none $(BARE_RATIOS) < bench-bare.out >> bench.md
 	$(GO) run ./cmd/benchreport -cmd "make bench (verifier)" -baseline BenchmarkSignatureFloor/EdDSA \
 		-ratio BenchmarkVerify/EdDSA:BenchmarkSignatureFloor/EdDSA -ratio BenchmarkVerify/ES256:BenchmarkSignatureFloor/ES256 \
 		-ratio BenchmarkVerify/RS256:BenchmarkSignatureFloor/RS256 < bench-verify.out >> bench.md

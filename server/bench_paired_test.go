@@ -25,6 +25,8 @@ const pairedBlock = 30000
 type exchangeTarget struct {
 	srv  *childServer
 	call func(context.Context) error
+	// exchange returns the token of one exchange.
+	exchange func(context.Context) (string, error)
 }
 
 func newExchangeTarget(b *testing.B, audit string) *exchangeTarget {
@@ -44,14 +46,19 @@ func newExchangeTarget(b *testing.B, audit string) *exchangeTarget {
 		clients = append(clients, latchkeyv1.NewTokenServiceClient(srv.dial(b, "workload")))
 	}
 	var next atomic.Uint64
-	return &exchangeTarget{srv: srv, call: func(ctx context.Context) error {
+	t := &exchangeTarget{srv: srv, exchange: func(ctx context.Context) (string, error) {
 		client := clients[next.Add(1)%exchangeConns]
 		r, err := client.ExchangeToken(ctx, &latchkeyv1.ExchangeTokenRequest{RootKey: root})
 		if err == nil && r.GetAccessToken() == "" {
 			err = fmt.Errorf("no token")
 		}
-		return err
+		return r.GetAccessToken(), err
 	}}
+	t.call = func(ctx context.Context) error {
+		_, err := t.exchange(ctx)
+		return err
+	}
+	return t
 }
 
 // callsFrom makes n calls from callers concurrent callers and returns

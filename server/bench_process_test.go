@@ -50,6 +50,8 @@ func TestBenchServerProcess(t *testing.T) {
 		"admin-key.pem":    e.leaves[idAdmin].KeyPEM,
 		"workload.pem":     e.leaves[idWorkloadA].CertPEM,
 		"workload-key.pem": e.leaves[idWorkloadA].KeyPEM,
+		"rs.pem":           e.leaves[idIntrospect].CertPEM,
+		"rs-key.pem":       e.leaves[idIntrospect].KeyPEM,
 	}
 	for name, b := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
@@ -87,14 +89,23 @@ func (c *childServer) cpu(b *testing.B) time.Duration {
 
 func startChildServer(b *testing.B, audit string) *childServer {
 	b.Helper()
+	return startChild(b, "TestBenchServerProcess", "audit-"+audit, benchServeEnv, benchAuditEnv+"="+audit)
+}
+
+// startChild runs test (this binary, re-run) as a server process that
+// serves until its stdin closes. The child is given its directory in
+// dirEnv, and env besides; it prints "addr HOST:PORT" once it listens, and
+// writes its certificates into the directory. profile names the child's
+// CPU profile when benchProfileEnv asks for profiles.
+func startChild(b *testing.B, test, profile, dirEnv string, env ...string) *childServer {
+	b.Helper()
 	dir := b.TempDir()
-	args := []string{"-test.run=^TestBenchServerProcess$", "-test.count=1"}
+	args := []string{"-test.run=^" + test + "$", "-test.count=1"}
 	if prof := os.Getenv(benchProfileEnv); prof != "" {
-		// The server's own CPU profile, one per audit setting.
-		args = append(args, "-test.cpuprofile="+prof+"-audit-"+audit+".prof")
+		args = append(args, "-test.cpuprofile="+prof+"-"+profile+".prof")
 	}
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), benchServeEnv+"="+dir, benchAuditEnv+"="+audit)
+	cmd.Env = append(append(os.Environ(), dirEnv+"="+dir), env...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		b.Fatal(err)
