@@ -263,31 +263,26 @@ func waitReady(b *testing.B, conn *grpc.ClientConn) {
 	}
 }
 
-// mintTokens takes n tokens from exchange, concurrently.
+// mintTokens takes n tokens from exchange, from 64 concurrent callers.
 func mintTokens(b *testing.B, n int, exchange func(context.Context) (string, error)) []string {
 	b.Helper()
 	toks := make([]string, n)
 	var next atomic.Int64
-	var wg sync.WaitGroup
-	var failed atomic.Pointer[error]
-	for range 64 {
-		wg.Go(func() {
-			for i := next.Add(1) - 1; i < int64(n); i = next.Add(1) - 1 {
-				tok, err := exchange(context.Background())
-				if err != nil {
-					failed.CompareAndSwap(nil, &err)
-					return
-				}
-				toks[i] = tok
-			}
-		})
-	}
-	wg.Wait()
-	if err := failed.Load(); err != nil {
-		b.Fatal(*err)
+	err := callsFrom(n, 64, func(ctx context.Context) error {
+		tok, err := exchange(ctx)
+		if err == nil {
+			toks[next.Add(1)-1] = tok
+		}
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
 	}
 	return toks
 }
+
+// floorWarmup is how many calls warm each server up before it is measured.
+const floorWarmup = 5000
 
 // floorDistinctTokens is how many tokens the introspections cycle through:
 // more than the verified-token cache holds, so every call verifies.
@@ -327,59 +322,68 @@ func BenchmarkBareServer(b *testing.B) {
 	})
 	for _, callers := range []int{64, 256} {
 		perCore := max(1, callers/runtime.GOMAXPROCS(0))
-		// The floor of an exchange and of an introspection: a
-		// health check's CPU plus the signature's or the verification's,
-		// 0 when a term was not measured in this run.
-		var healthUS float64
-		floor := func(crypto *float64) func() float64 {
+		// The health checks' CPU per call on Latchkey (the issue's
+		// baseline, through Latchkey's interceptors) and on the bare
+		// server.
+		var lkHealthUS, bareHealthUS float64
+		// floor is a health check's CPU plus the signature's or the
+		// verification's, 0 when a term was not measured in this run.
+		floor := func(health, crypto *float64) func() float64 {
 			return func() float64 {
-				if healthUS == 0 || *crypto == 0 {
+				if *health == 0 || *crypto == 0 {
 					return 0
 				}
-				return healthUS + *crypto
+				return *health + *crypto
 			}
 		}
-		exchangeFloor, introspectFloor := floor(&signUS), floor(&verifyUS)
-		// at reports the server's CPU per call and, when floorOf is given,
-		// that CPU as a multiple of the floor (x_floor).
-		at := func(name string, srv *childServer, call func(context.Context) error, floorOf func() float64) {
+		// at reports the server's CPU per call; keep, when given, receives
+		// it. Each floor reports that CPU as a multiple of the floor, under
+		// the floor's unit.
+		type floorUnit struct {
+			unit string
+			of   func() float64
+		}
+		at := func(name string, srv *childServer, call func(context.Context) error, keep *float64, floors ...floorUnit) {
+			// Warmed up first, so a fresh process's first moments are not
+			// part of its figure.
+			if err := callsFrom(floorWarmup, perCore*runtime.GOMAXPROCS(0), call); err != nil {
+				b.Fatal(err)
+			}
 			b.Run(fmt.Sprintf("c=%d/%s", callers, name), func(b *testing.B) {
 				before := srv.cpu(b)
 				defer func() {
 					cpu := float64((srv.cpu(b) - before).Microseconds()) / float64(b.N)
 					b.ReportMetric(cpu, "server_cpu_us/op")
-					if floorOf == nil {
-						healthUS = cpu
-					} else if f := floorOf(); f > 0 {
-						b.ReportMetric(cpu/f, "x_floor")
+					if keep != nil {
+						*keep = cpu
+					}
+					for _, f := range floors {
+						if v := f.of(); v > 0 {
+							b.ReportMetric(cpu/v, f.unit)
+						}
 					}
 				}()
 				parallelCallsAt(b, perCore, call)
 			})
 		}
-		bare := startBareServer(b, false)
-		healthClient := floorConns(b, bare, "workload", healthpb.NewHealthClient)
-		at("bare/health", bare, func(ctx context.Context) error {
-			resp, err := healthClient().Check(ctx, &healthpb.HealthCheckRequest{})
-			if err == nil && resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-				err = fmt.Errorf("status %v", resp.GetStatus())
+		// x_floor: over the floor, Latchkey's health check plus the
+		// crypto; x_bare_floor: over the bare server's health check plus
+		// the crypto.
+		lkExchange := floorUnit{"x_floor", floor(&lkHealthUS, &signUS)}
+		lkIntrospect := floorUnit{"x_floor", floor(&lkHealthUS, &verifyUS)}
+		bareExchangeFloor := floorUnit{"x_bare_floor", floor(&bareHealthUS, &signUS)}
+		bareIntrospectFloor := floorUnit{"x_bare_floor", floor(&bareHealthUS, &verifyUS)}
+		health := func(srv *childServer, who string) func(context.Context) error {
+			client := floorConns(b, srv, who, healthpb.NewHealthClient)
+			return func(ctx context.Context) error {
+				resp, err := client().Check(ctx, &healthpb.HealthCheckRequest{})
+				if err == nil && resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+					err = fmt.Errorf("status %v", resp.GetStatus())
+				}
+				return err
 			}
-			return err
-		}, nil)
-		bareTokenClient := floorConns(b, bare, "workload", latchkeyv1.NewTokenServiceClient)
-		bareExchange := func(ctx context.Context) (string, error) {
-			r, err := bareTokenClient().ExchangeToken(ctx, &latchkeyv1.ExchangeTokenRequest{RootKey: bareRootKey})
-			if err == nil && r.GetAccessToken() == "" {
-				err = errors.New("no token")
-			}
-			return r.GetAccessToken(), err
 		}
-		at("bare/exchange", bare, func(ctx context.Context) error {
-			_, err := bareExchange(ctx)
-			return err
-		}, exchangeFloor)
-		toks := mintTokens(b, floorDistinctTokens, bareExchange)
-		bareRS := floorConns(b, bare, "rs", latchkeyv1.NewTokenServiceClient)
+		var toks []string
 		introspect := func(client func() latchkeyv1.TokenServiceClient) func(context.Context) error {
 			var next atomic.Uint64
 			return func(ctx context.Context) error {
@@ -391,7 +395,45 @@ func BenchmarkBareServer(b *testing.B) {
 				return err
 			}
 		}
-		at("bare/introspect-distinct", bare, introspect(bareRS), introspectFloor)
+
+		// Latchkey as in production (audit trail on), then with the trail off.
+		for _, audit := range []string{"on", "off"} {
+			t := newExchangeTarget(b, audit)
+			// One call on each of its connections first, as the other
+			// clients' connections are ready before they are measured.
+			for range exchangeConns {
+				if err := t.call(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if audit == "on" {
+				at("latchkey/health", t.srv, health(t.srv, "workload"), &lkHealthUS)
+			}
+			at("latchkey/exchange-audit="+audit, t.srv, t.call, nil, lkExchange, bareExchangeFloor)
+			if audit == "on" {
+				toks = mintTokens(b, floorDistinctTokens, t.exchange)
+				at("latchkey/introspect-distinct", t.srv, introspect(floorConns(b, t.srv, "rs", latchkeyv1.NewTokenServiceClient)), nil, lkIntrospect, bareIntrospectFloor)
+			}
+			t.srv.stop()
+		}
+
+		bare := startBareServer(b, false)
+		at("bare/health", bare, health(bare, "workload"), &bareHealthUS)
+		bareTokenClient := floorConns(b, bare, "workload", latchkeyv1.NewTokenServiceClient)
+		bareExchange := func(ctx context.Context) (string, error) {
+			r, err := bareTokenClient().ExchangeToken(ctx, &latchkeyv1.ExchangeTokenRequest{RootKey: bareRootKey})
+			if err == nil && r.GetAccessToken() == "" {
+				err = errors.New("no token")
+			}
+			return r.GetAccessToken(), err
+		}
+		at("bare/exchange", bare, func(ctx context.Context) error {
+			_, err := bareExchange(ctx)
+			return err
+		}, nil, lkExchange, bareExchangeFloor)
+		toks = mintTokens(b, floorDistinctTokens, bareExchange)
+		at("bare/introspect-distinct", bare, introspect(floorConns(b, bare, "rs", latchkeyv1.NewTokenServiceClient)), nil, lkIntrospect, bareIntrospectFloor)
+		bare.stop()
 
 		durable := startBareServer(b, true)
 		durableClient := floorConns(b, durable, "workload", latchkeyv1.NewTokenServiceClient)
@@ -401,26 +443,7 @@ func BenchmarkBareServer(b *testing.B) {
 				err = errors.New("no token")
 			}
 			return err
-		}, exchangeFloor)
-
-		bare.stop()
+		}, nil, lkExchange, bareExchangeFloor)
 		durable.stop()
-
-		for _, audit := range []string{"off", "on"} {
-			t := newExchangeTarget(b, audit)
-			// One call on each of its connections first, as the bare
-			// server's connections are ready before they are measured.
-			for range exchangeConns {
-				if err := t.call(context.Background()); err != nil {
-					b.Fatal(err)
-				}
-			}
-			at("latchkey/exchange-audit="+audit, t.srv, t.call, exchangeFloor)
-			if audit == "on" {
-				toks = mintTokens(b, floorDistinctTokens, t.exchange)
-				at("latchkey/introspect-distinct", t.srv, introspect(floorConns(b, t.srv, "rs", latchkeyv1.NewTokenServiceClient)), introspectFloor)
-			}
-			t.srv.stop()
-		}
 	}
 }
