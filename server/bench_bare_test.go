@@ -322,7 +322,7 @@ func BenchmarkBareServer(b *testing.B) {
 	})
 	for _, callers := range []int{64, 256} {
 		perCore := max(1, callers/runtime.GOMAXPROCS(0))
-		// The health checks' CPU per call on Latchkey (the issue's
+		// The health checks' CPU per call on Latchkey (the targets'
 		// baseline, through Latchkey's interceptors) and on the bare
 		// server.
 		var lkHealthUS, bareHealthUS float64
@@ -366,7 +366,7 @@ func BenchmarkBareServer(b *testing.B) {
 				parallelCallsAt(b, perCore, call)
 			})
 		}
-		// x_floor: over the floor, Latchkey's health check plus the
+		// x_floor: over the targets' floor, Latchkey's health check plus the
 		// crypto; x_bare_floor: over the bare server's health check plus
 		// the crypto.
 		lkExchange := floorUnit{"x_floor", floor(&lkHealthUS, &signUS)}
