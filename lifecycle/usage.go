@@ -59,15 +59,21 @@ type Usage struct {
 
 type usageShard struct {
 	mu sync.RWMutex
-	m  map[string]*counter
-	_  [64]byte // keeps neighbouring shard locks off one cache line
+	// m maps a key ID to its counter's index in counters. The counters are
+	// values in one slice rather than one heap object each: with 100,000
+	// busy keys, 100,000 objects fewer for the collector to visit on every
+	// cycle.
+	m        map[string]int32
+	counters []counter
+	_        [64]byte // keeps neighbouring shard locks off one cache line
 }
 
-// counter is updated with atomics under its shard's read lock; taking the
-// write lock therefore waits out every update in progress.
+// counter is updated with atomic operations under its shard's read lock;
+// taking the write lock therefore waits out every update in progress, and
+// only the write lock moves counters (when the slice grows).
 type counter struct {
-	count atomic.Uint64
-	last  atomic.Int64 // Unix nanoseconds, or noTime
+	count uint64
+	last  int64 // Unix nanoseconds, or noTime
 }
 
 // NewUsage returns a Usage that flushes to st.
@@ -80,8 +86,8 @@ func NewUsage(st store.UsageStore) *Usage {
 func (u *Usage) Record(keyID string, at time.Time) {
 	sh := u.shard(keyID)
 	sh.mu.RLock()
-	if c := sh.m[keyID]; c != nil {
-		c.observe(at, 1)
+	if i, ok := sh.m[keyID]; ok {
+		sh.counters[i].observe(at, 1)
 		sh.mu.RUnlock()
 		return
 	}
@@ -103,8 +109,8 @@ func (u *Usage) Pending(keyID string) (last time.Time, count uint64) {
 	}
 	sh := u.shard(keyID)
 	sh.mu.RLock()
-	if c := sh.m[keyID]; c != nil {
-		p = merge(p, c.snapshot(keyID))
+	if i, ok := sh.m[keyID]; ok {
+		p = merge(p, sh.counters[i].snapshot(keyID))
 	}
 	sh.mu.RUnlock()
 	return p.LastUsedAt, p.Count
@@ -189,15 +195,15 @@ func (u *Usage) take() []store.KeyUsage {
 	for i := range u.shards {
 		sh := &u.shards[i]
 		sh.mu.Lock()
-		m := sh.m
-		sh.m = nil
+		m, counters := sh.m, sh.counters
+		sh.m, sh.counters = nil, nil
 		sh.mu.Unlock()
 		if batch == nil {
 			// Shards hold about equal shares of the keys.
 			batch = make([]store.KeyUsage, 0, len(m)*usageShards+len(m)/2)
 		}
-		for id, c := range m {
-			batch = append(batch, c.snapshot(id))
+		for id, i := range m {
+			batch = append(batch, counters[i].snapshot(id))
 		}
 	}
 	// A key is in one shard only, so the IDs are distinct.
@@ -226,39 +232,38 @@ func (u *Usage) shard(keyID string) *usageShard {
 }
 
 // counterLocked returns keyID's counter, creating it; the caller holds the
-// write lock.
+// write lock, and the pointer is good while it does.
 func (sh *usageShard) counterLocked(keyID string) *counter {
-	if c := sh.m[keyID]; c != nil {
-		return c
+	if i, ok := sh.m[keyID]; ok {
+		return &sh.counters[i]
 	}
 	if sh.m == nil {
-		sh.m = make(map[string]*counter)
+		sh.m = make(map[string]int32)
 	}
-	c := &counter{}
-	c.last.Store(noTime)
+	sh.counters = append(sh.counters, counter{last: noTime})
 	// Clone so that the map does not keep alive a larger string the ID
 	// was cut from, such as the presented root key with its secret.
-	sh.m[strings.Clone(keyID)] = c
-	return c
+	sh.m[strings.Clone(keyID)] = int32(len(sh.counters) - 1)
+	return &sh.counters[len(sh.counters)-1]
 }
 
 func (c *counter) observe(at time.Time, n uint64) {
-	c.count.Add(n)
+	atomic.AddUint64(&c.count, n)
 	if at.IsZero() {
 		return
 	}
 	ns := at.UnixNano()
 	for {
-		old := c.last.Load()
-		if ns <= old || c.last.CompareAndSwap(old, ns) {
+		old := atomic.LoadInt64(&c.last)
+		if ns <= old || atomic.CompareAndSwapInt64(&c.last, old, ns) {
 			return
 		}
 	}
 }
 
 func (c *counter) snapshot(id string) store.KeyUsage {
-	e := store.KeyUsage{ID: id, Count: c.count.Load()}
-	if ns := c.last.Load(); ns != noTime {
+	e := store.KeyUsage{ID: id, Count: atomic.LoadUint64(&c.count)}
+	if ns := atomic.LoadInt64(&c.last); ns != noTime {
 		e.LastUsedAt = time.Unix(0, ns).UTC()
 	}
 	return e

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -179,7 +180,7 @@ func TestUsageFlushReleasesItsBatch(t *testing.T) {
 		t.Fatal("the written batch is still held after a good flush")
 	}
 	for i := range u.shards {
-		if u.shards[i].m != nil {
+		if u.shards[i].m != nil || u.shards[i].counters != nil {
 			t.Fatalf("shard %d still holds counters after a good flush", i)
 		}
 	}
@@ -187,6 +188,35 @@ func TestUsageFlushReleasesItsBatch(t *testing.T) {
 	u.Record(keyID(1), t0.Add(time.Minute))
 	if last, c := u.Pending(keyID(1)); c != 1 || !last.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("Pending = %v, %d; want t0+1m, 1", last, c)
+	}
+}
+
+// TestUsageObjectsPerKey holds the heap objects a counted key adds, which
+// every collection visits: its ID's copy, and no counter object of its own.
+func TestUsageObjectsPerKey(t *testing.T) {
+	const n = 50000
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = keyID(i)
+	}
+	u := NewUsage(&fakeUsageStore{})
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for _, id := range ids {
+		u.Record(id, t0)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(u)
+	runtime.KeepAlive(ids)
+	perKey := float64(int64(after.HeapObjects)-int64(before.HeapObjects)) / n
+	t.Logf("%.2f heap objects per counted key", perKey)
+	if perKey > 1.1 {
+		t.Fatalf("%.2f heap objects per counted key, want at most 1.1", perKey)
+	}
+	if _, c := u.Pending(ids[n-1]); c != 1 {
+		t.Fatalf("Pending count %d, want 1", c)
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unique"
 
 	"github.com/latchkeyhq/latchkey/audit"
 )
@@ -208,14 +207,14 @@ func (d *Detector) learnIdentity(e *audit.Event, st *keyState, now int64, alerti
 	if e.Actor == "" {
 		return out
 	}
-	if i := find(st.idents, e.Actor); i >= 0 {
-		st.idents[i].last = now
+	if i := st.idents.find(e.Actor); i >= 0 {
+		st.idents.at(i).last = now
 		return out
 	}
-	known := len(st.idents)
+	known := st.idents.len()
 	// A new identity is learned even when the alert is held back by the
 	// cooldown: the first alert has already drawn attention to the key.
-	st.idents = remember(st.idents, unique.Make(e.Actor), now, d.cfg.MaxKnownPerKey)
+	st.idents.remember(e.Actor, now, d.cfg.MaxKnownPerKey)
 	if known == 0 || !alerting || !st.coolIdentity.allow(now, d.cooldown) {
 		return out
 	}
@@ -234,12 +233,12 @@ func (d *Detector) learnNetwork(e *audit.Event, st *keyState, now int64, alertin
 	if !ok {
 		return out
 	}
-	if i := find(st.nets, net); i >= 0 {
-		st.nets[i].last = now
+	if i := st.nets.find(net); i >= 0 {
+		st.nets.at(i).last = now
 		return out
 	}
-	known := len(st.nets)
-	st.nets = remember(st.nets, unique.Make(net), now, d.cfg.MaxKnownPerKey)
+	known := st.nets.len()
+	st.nets.remember(net, now, d.cfg.MaxKnownPerKey)
 	if known == 0 || !alerting || !st.coolNetwork.allow(now, d.cooldown) {
 		return out
 	}

@@ -468,3 +468,29 @@ func TestDetectorBytesPerKey(t *testing.T) {
 		t.Fatalf("%.0f bytes per tracked key, want at most 260", perKey)
 	}
 }
+
+// TestDetectorObjectsPerKey holds the heap objects a tracked key adds, which
+// every collection visits: a key used by one identity from one network keeps
+// them in its state, with no slice of its own.
+func TestDetectorObjectsPerKey(t *testing.T) {
+	keys := make([]string, manyKeys)
+	for i := range keys {
+		keys[i] = "key-" + strconv.Itoa(i)
+	}
+	d := mustDetector(t, Config{})
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for _, k := range keys {
+		d.Observe(exchange(0, key(k)))
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(d)
+	runtime.KeepAlive(keys)
+	perKey := float64(int64(after.HeapObjects)-int64(before.HeapObjects)) / manyKeys
+	t.Logf("%.2f heap objects per tracked key", perKey)
+	if perKey > 1.1 {
+		t.Fatalf("%.2f heap objects per tracked key, want at most 1.1", perKey)
+	}
+}

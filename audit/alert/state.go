@@ -10,8 +10,8 @@ import (
 type keyState struct {
 	// idents and nets are interned: keys used by one identity, or from
 	// one network, share one copy of it.
-	idents []seen[unique.Handle[string]]
-	nets   []seen[unique.Handle[netip.Prefix]]
+	idents known[string]
+	nets   known[netip.Prefix]
 	rate   rate
 	// scope is allocated on the first scope denial; most keys never have one.
 	scope *window
@@ -33,30 +33,61 @@ type seen[T comparable] struct {
 	last int64 // unix milliseconds
 }
 
-// find returns the index of v in list, or -1, without interning v.
-func find[T comparable](list []seen[unique.Handle[T]], v T) int {
-	for i := range list {
-		if list[i].v.Value() == v {
+// known is a key's remembered values of one kind, interned. The first is
+// held in the key's state itself and only the others in a slice: most keys
+// are used by one identity from one network, and a slice of their own per
+// key and kind would be two more heap objects per key for the collector to
+// visit on every cycle.
+type known[T comparable] struct {
+	first seen[unique.Handle[T]] // the zero handle while nothing is known
+	rest  []seen[unique.Handle[T]]
+}
+
+func (k *known[T]) len() int {
+	if k.first.v == (unique.Handle[T]{}) {
+		return 0
+	}
+	return 1 + len(k.rest)
+}
+
+// at returns the i-th value (0 ≤ i < len()).
+func (k *known[T]) at(i int) *seen[unique.Handle[T]] {
+	if i == 0 {
+		return &k.first
+	}
+	return &k.rest[i-1]
+}
+
+// find returns the index of v, or -1, without interning v.
+func (k *known[T]) find(v T) int {
+	for i := range k.len() {
+		if k.at(i).v.Value() == v {
 			return i
 		}
 	}
 	return -1
 }
 
-// remember adds v to list, replacing the least recently used value once the
-// list holds max.
-func remember[T comparable](list []seen[T], v T, at int64, max int) []seen[T] {
-	if len(list) < max {
-		return append(list, seen[T]{v: v, last: at})
+// remember adds v, replacing the least recently used value once max are
+// known.
+func (k *known[T]) remember(v T, at int64, max int) {
+	e := seen[unique.Handle[T]]{v: unique.Make(v), last: at}
+	n := k.len()
+	switch {
+	case n == 0:
+		k.first = e
+		return
+	case n < max:
+		k.rest = append(k.rest, e)
+		return
 	}
 	oldest := 0
-	for i := range list {
-		if list[i].last < list[oldest].last {
+	for i := range n {
+		if k.at(i).last < k.at(oldest).last {
 			oldest = i
 		}
 	}
-	list[oldest] = seen[T]{v: v, last: at}
-	return list
+	*k.at(oldest) = e
 }
 
 // cooldown remembers when an alert last fired: its time in unix
