@@ -74,6 +74,9 @@ bench: build-bench $(TOOLS)/ghz ## The performance harness against a real server
 .PHONY: bench-quick
 bench-quick: build-bench $(TOOLS)/ghz ## Check the performance harness end to end in under a minute (timings not judged)
 	./bin/latchkey-bench --quick --latchkey bin/latchkey --ghz $(TOOLS)/ghz --out bench-quick.md
+	# The bare-server benchmark, one call of each: that it runs, no timing judged.
+	$(GO) test -run '^$$' -bench 'BenchmarkBareServer' -benchtime 1x -count 1 -timeout 5m ./server/ > bench-quick-bare.out \
+		|| { cat bench-quick-bare.out; exit 1; }
 
 .PHONY: build-bench
 build-bench: build
