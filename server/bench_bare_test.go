@@ -291,8 +291,8 @@ const floorDistinctTokens = 3 * verifiedCacheSize
 // BenchmarkBareServer measures Ed25519 signing and verification alone and,
 // at 64 and 256 callers, the bare server's health check, exchange (with and
 // without a durable record) and introspection of distinct tokens, beside
-// Latchkey's exchange (audit off and on) and introspection of distinct
-// tokens, each server in its own process. The ratio of Latchkey's CPU per
+// Latchkey's health check, exchange (audit trail on and off) and
+// introspection of distinct tokens, each server in its own process. The ratio of Latchkey's CPU per
 // call to the bare server's is what Latchkey adds to the least a server
 // must do for the same call on the same connections.
 func BenchmarkBareServer(b *testing.B) {
