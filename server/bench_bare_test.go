@@ -215,14 +215,7 @@ func TestBareServerProcess(t *testing.T) {
 		leaf := benchMust(ca.IssueClient(pki.LeafOptions{URIs: []string{"spiffe://test.local/" + who}}))(t)
 		files[who+".pem"], files[who+"-key.pem"] = leaf.CertPEM, leaf.KeyPEM
 	}
-	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	fmt.Printf("addr %s\n", lis.Addr())
-	buf := make([]byte, 1)
-	os.Stdin.Read(buf) // returns when the parent closes the pipe
+	serveChild(t, dir, lis.Addr().String(), files)
 }
 
 func startBareServer(b *testing.B, durable bool) *childServer {

@@ -53,15 +53,23 @@ func TestBenchServerProcess(t *testing.T) {
 		"rs.pem":           e.leaves[idIntrospect].CertPEM,
 		"rs-key.pem":       e.leaves[idIntrospect].KeyPEM,
 	}
+	serveChild(t, dir, e.addr, files)
+	e.close()
+}
+
+// serveChild is the child's side of startChild: it writes files (the
+// certificates its parent dials with) into dir, announces addr, and
+// returns when the parent closes its stdin.
+func serveChild(t *testing.T, dir, addr string, files map[string][]byte) {
+	t.Helper()
 	for name, b := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	fmt.Printf("addr %s\n", e.addr)
+	fmt.Printf("addr %s\n", addr)
 	buf := make([]byte, 1)
 	os.Stdin.Read(buf) // returns when the parent closes the pipe
-	e.close()
 }
 
 type childServer struct {

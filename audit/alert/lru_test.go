@@ -447,22 +447,7 @@ func BenchmarkGCManyKeys(b *testing.B) {
 // It was 394 bytes before identities were interned and cooldowns packed,
 // and 274 before networks were interned too.
 func TestDetectorBytesPerKey(t *testing.T) {
-	keys := make([]string, manyKeys)
-	for i := range keys {
-		keys[i] = "key-" + strconv.Itoa(i)
-	}
-	d := mustDetector(t, Config{})
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	for _, k := range keys {
-		d.Observe(exchange(0, key(k)))
-	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	runtime.KeepAlive(d)
-	runtime.KeepAlive(keys)
-	perKey := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / manyKeys
+	perKey, _ := detectorHeapPerKey(t)
 	t.Logf("%.0f bytes per tracked key", perKey)
 	if perKey > 260 {
 		t.Fatalf("%.0f bytes per tracked key, want at most 260", perKey)
@@ -473,6 +458,18 @@ func TestDetectorBytesPerKey(t *testing.T) {
 // every collection visits: a key used by one identity from one network keeps
 // them in its state, with no slice of its own.
 func TestDetectorObjectsPerKey(t *testing.T) {
+	_, perKey := detectorHeapPerKey(t)
+	t.Logf("%.2f heap objects per tracked key", perKey)
+	if perKey > 1.1 {
+		t.Fatalf("%.2f heap objects per tracked key, want at most 1.1", perKey)
+	}
+}
+
+// detectorHeapPerKey is the heap, in bytes and in objects, that a Detector
+// holds per key after manyKeys keys were each used once by one identity
+// from one network.
+func detectorHeapPerKey(t *testing.T) (bytes, objects float64) {
+	t.Helper()
 	keys := make([]string, manyKeys)
 	for i := range keys {
 		keys[i] = "key-" + strconv.Itoa(i)
@@ -488,9 +485,6 @@ func TestDetectorObjectsPerKey(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	runtime.KeepAlive(d)
 	runtime.KeepAlive(keys)
-	perKey := float64(int64(after.HeapObjects)-int64(before.HeapObjects)) / manyKeys
-	t.Logf("%.2f heap objects per tracked key", perKey)
-	if perKey > 1.1 {
-		t.Fatalf("%.2f heap objects per tracked key, want at most 1.1", perKey)
-	}
+	return float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / manyKeys,
+		float64(int64(after.HeapObjects)-int64(before.HeapObjects)) / manyKeys
 }
