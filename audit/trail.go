@@ -158,11 +158,16 @@ func Open(ctx context.Context, cfg Config) (*Trail, error) {
 
 // recover brings the store up to the end of the write-ahead log: events
 // acknowledged before a crash, but not yet copied to the store.
-func (t *Trail) recover(ctx context.Context, dir string, head point) (point, error) {
+func (t *Trail) recover(ctx context.Context, dir string, head point) (_ point, err error) {
 	w, err := openWAL(dir, t.key.b)
 	if err != nil {
 		return point{}, err
 	}
+	defer func() {
+		if err != nil {
+			w.close()
+		}
+	}()
 	recs, err := w.replay(head.Seq)
 	if err != nil {
 		return point{}, err

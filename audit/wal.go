@@ -60,6 +60,7 @@ type wal struct {
 	dir     string
 	aead    cipher.AEAD
 	create  func(name string) (walFile, error)
+	release func()                         // run by close, after the last segment
 	free    func(dir string) (int64, bool) // room left on the filesystem
 	segSize int64                          // bytes a new segment is zero-filled to
 
@@ -108,7 +109,7 @@ func openWAL(dir string, chain []byte) (*wal, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &wal{dir: dir, aead: aead, create: openSegment, free: freeSpace, segSize: walSegmentMax}
+	w := &wal{dir: dir, aead: aead, free: freeSpace, segSize: walSegmentMax}
 	// A spare left by the last run may be half written or unsynced.
 	if err := os.Remove(filepath.Join(dir, walSpare)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("audit: log folder: %w", err)
@@ -129,6 +130,7 @@ func openWAL(dir string, chain []byte) (*wal, error) {
 		w.segs = append(w.segs, first)
 	}
 	slices.Sort(w.segs)
+	w.create, w.release = segmentOpener()
 	return w, nil
 }
 
@@ -414,10 +416,14 @@ func (w *wal) close() error {
 		<-w.spareDone
 		w.spareWake, w.spareStop, w.spareDone = nil, nil, nil
 	}
-	if w.f == nil {
-		return nil
+	var err error
+	if w.f != nil {
+		err = w.f.Close()
+		w.f = nil
 	}
-	err := w.f.Close()
-	w.f = nil
+	if w.release != nil {
+		w.release()
+		w.release = nil
+	}
 	return err
 }

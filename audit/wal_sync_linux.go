@@ -10,17 +10,34 @@ import (
 // On Linux a segment is synced with fdatasync: writes into its
 // preallocated blocks change neither its size nor its extents, so the
 // inode times, which fsync would also commit through the journal, are
-// all that is left out.
-type dataSyncFile struct{ *os.File }
+// all that is left out. Where the kernel offers native asynchronous I/O
+// the fdatasync is submitted through it (see asyncSync), and blocking
+// fdatasync is the fallback.
+type dataSyncFile struct {
+	*os.File
+	async *asyncSync // nil: blocking fdatasync
+}
 
 var _ walFile = dataSyncFile{}
 
-func openSegment(name string) (walFile, error) {
+func openSegment(name string) (walFile, error) { return openSegmentWith(name, nil) }
+
+func openSegmentWith(name string, async *asyncSync) (walFile, error) {
 	f, err := os.OpenFile(name, os.O_WRONLY, 0)
 	if err != nil {
 		return nil, err
 	}
-	return dataSyncFile{f}, nil
+	return dataSyncFile{File: f, async: async}, nil
+}
+
+// segmentOpener returns how the log opens its segments, and what it
+// releases when it closes.
+func segmentOpener() (func(string) (walFile, error), func()) {
+	async, err := newAsyncSync()
+	if err != nil {
+		return openSegment, func() {}
+	}
+	return func(name string) (walFile, error) { return openSegmentWith(name, async) }, async.close
 }
 
 func (f dataSyncFile) Sync() error {
@@ -29,9 +46,16 @@ func (f dataSyncFile) Sync() error {
 		return f.File.Sync()
 	}
 	var serr error
-	// Control holds the descriptor open while fdatasync runs, so a
-	// concurrent Close cannot hand its number to another file.
+	var done chan int64
+	// Control holds the descriptor open while fdatasync runs, or while
+	// it is submitted, so a concurrent Close cannot hand its number to
+	// another file.
 	err = rc.Control(func(fd uintptr) {
+		if f.async != nil {
+			if done, serr = f.async.submit(fd); serr == nil {
+				return
+			}
+		}
 		for {
 			serr = syscall.Fdatasync(int(fd))
 			if serr != syscall.EINTR {
@@ -44,8 +68,20 @@ func (f dataSyncFile) Sync() error {
 		// syncers expect of a segment rotated out.
 		return f.File.Sync()
 	}
+	if done != nil {
+		return flushError(f.Name(), <-done)
+	}
 	if serr != nil {
 		return &os.PathError{Op: "fdatasync", Path: f.Name(), Err: serr}
+	}
+	return nil
+}
+
+// flushError is the error of an asynchronous fdatasync of name that the
+// kernel answered with res: zero, or a negated errno.
+func flushError(name string, res int64) error {
+	if res < 0 {
+		return &os.PathError{Op: "fdatasync", Path: name, Err: syscall.Errno(-res)}
 	}
 	return nil
 }

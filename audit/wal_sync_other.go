@@ -13,6 +13,10 @@ func openSegment(name string) (walFile, error) {
 	return f, nil
 }
 
+// segmentOpener returns how the log opens its segments, and what it
+// releases when it closes.
+func segmentOpener() (func(string) (walFile, error), func()) { return openSegment, func() {} }
+
 // syncDir tries to make a new name in dir durable; not every system can
 // sync a folder, so a failure is not an error.
 func syncDir(dir string) error {

@@ -266,6 +266,7 @@ func TestConcurrentRecordsReplayFromTheLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer w.close()
 	recs, err := w.replay(0)
 	if err != nil {
 		t.Fatalf("replay: %v", err)
