@@ -31,6 +31,7 @@ type asyncSync struct {
 	mu     sync.Mutex
 	next   uint64
 	waits  map[uint64]chan int64 // by iocb data: res of each flush in flight
+	refuse bool                  // submit refuses: closing, or the reaper stopped
 	closed bool
 	flying sync.WaitGroup // flushes submitted and not yet answered
 	reaped chan struct{}
@@ -100,7 +101,7 @@ func newAsyncSync() (*asyncSync, error) {
 func (a *asyncSync) submit(fd uintptr) (chan int64, error) {
 	ch := make(chan int64, 1)
 	a.mu.Lock()
-	if a.closed {
+	if a.refuse {
 		a.mu.Unlock()
 		return nil, errAsyncSyncClosed
 	}
@@ -127,8 +128,11 @@ func (a *asyncSync) submit(fd uintptr) (chan int64, error) {
 }
 
 // reap hands each completion to its waiter, until the eventfd closes.
+// Should it stop while flushes are in flight, their outcome is unknown:
+// they fail, and later flushes are refused (the log then syncs itself).
 func (a *asyncSync) reap() {
 	defer close(a.reaped)
+	defer a.abandon()
 	var count [8]byte
 	var evs [16]ioEvent
 	var zero syscall.Timespec
@@ -167,6 +171,19 @@ func (a *asyncSync) complete(id uint64, res int64) {
 	}
 }
 
+// abandon refuses new flushes and fails those still waiting.
+func (a *asyncSync) abandon() {
+	a.mu.Lock()
+	a.refuse = true
+	waiting := a.waits
+	a.waits = make(map[uint64]chan int64)
+	a.mu.Unlock()
+	for _, ch := range waiting {
+		ch <- -int64(syscall.EIO)
+		a.flying.Done()
+	}
+}
+
 // close waits for every flush in flight to be answered, then releases
 // the context and stops the reaper. Flushes submitted after it fail.
 func (a *asyncSync) close() {
@@ -175,7 +192,7 @@ func (a *asyncSync) close() {
 		a.mu.Unlock()
 		return
 	}
-	a.closed = true
+	a.closed, a.refuse = true, true
 	a.mu.Unlock()
 	a.flying.Wait()
 	syscall.Syscall(syscall.SYS_IO_DESTROY, a.ctx, 0, 0)

@@ -126,3 +126,24 @@ func TestAsyncSyncReportsFlushErrors(t *testing.T) {
 		t.Fatalf("a flush answered 0 is reported as %v", err)
 	}
 }
+
+func TestAsyncSyncAbandonFailsWaitersAndRefusesMore(t *testing.T) {
+	// Should the reaper stop with flushes in flight, their outcome is
+	// unknown: each fails, and no flush is submitted after.
+	a := &asyncSync{waits: make(map[uint64]chan int64)}
+	waiting := []chan int64{make(chan int64, 1), make(chan int64, 1)}
+	for i, ch := range waiting {
+		a.waits[uint64(i)] = ch
+		a.flying.Add(1)
+	}
+	a.abandon()
+	for i, ch := range waiting {
+		if got := <-ch; got != -int64(syscall.EIO) {
+			t.Fatalf("flush %d answered %d, want -EIO", i, got)
+		}
+	}
+	a.flying.Wait() // every flush answered once
+	if _, err := a.submit(0); !errors.Is(err, errAsyncSyncClosed) {
+		t.Fatalf("submit after the reaper stopped = %v, want errAsyncSyncClosed", err)
+	}
+}

@@ -3,9 +3,13 @@ package server
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -95,6 +99,12 @@ func callsFrom(n, callers int, call func(context.Context) error) error {
 // over every block; the median of the per-pair ratios is beside it.
 // Run it with a count (make bench gives -benchtime 240000x: four pairs):
 // a time lets b.N fall anywhere from one pair to two.
+//
+// Both servers share the machine's CPUs with this process's callers, so
+// the rates follow the whole machine's time per exchange; its account is
+// reported per exchange beside the server's: the callers' CPU
+// (client_us/op), everything else busy (other_us/op: the kernel's
+// workers and interrupts, other processes) and the time left idle.
 func BenchmarkAuditPaired(b *testing.B) {
 	targets := [2]*exchangeTarget{newExchangeTarget(b, "off"), newExchangeTarget(b, "on")}
 	callers := exchangeParallelism * 2
@@ -107,7 +117,8 @@ func BenchmarkAuditPaired(b *testing.B) {
 	pairs := max(1, b.N/(2*pairedBlock))
 	block := max(1, b.N/(2*pairs))
 	var took [2]time.Duration
-	var cpu [2]time.Duration
+	var cpu, client [2]time.Duration
+	var machine [2]machineTime
 	var ratios []float64
 	b.ResetTimer()
 	for p := range pairs {
@@ -115,12 +126,15 @@ func BenchmarkAuditPaired(b *testing.B) {
 		for i := range 2 {
 			which := i ^ p&1 // off first in even pairs, on first in odd ones
 			t := targets[which]
+			m0, self0 := readMachineTime(), selfCPU()
 			before, start := t.srv.cpu(b), time.Now()
 			if err := callsFrom(block, callers, t.call); err != nil {
 				b.Fatal(err)
 			}
 			pairTook[which] = time.Since(start)
 			cpu[which] += t.srv.cpu(b) - before
+			client[which] += selfCPU() - self0
+			machine[which] = machine[which].add(readMachineTime().sub(m0))
 		}
 		took[0] += pairTook[0]
 		took[1] += pairTook[1]
@@ -140,4 +154,62 @@ func BenchmarkAuditPaired(b *testing.B) {
 	b.ReportMetric(median, "median_pair_on/off")
 	b.ReportMetric(float64(cpu[0].Microseconds())/n, "off_cpu_us/op")
 	b.ReportMetric(float64(cpu[1].Microseconds())/n, "on_cpu_us/op")
+	for i, name := range [2]string{"off", "on"} {
+		if machine[i].ok {
+			b.ReportMetric(float64(client[i].Microseconds())/n, name+"_client_us/op")
+			b.ReportMetric(float64((machine[i].busy-cpu[i]-client[i]).Microseconds())/n, name+"_other_us/op")
+			b.ReportMetric(float64(machine[i].idle.Microseconds())/n, name+"_idle_us/op")
+		}
+	}
+}
+
+// machineTime is the machine's CPU time, summed over its CPUs, from
+// /proc/stat: busy (user, nice, system, irq, softirq) and idle (idle,
+// iowait). Time stolen by a hypervisor is in neither.
+type machineTime struct {
+	busy, idle time.Duration
+	ok         bool
+}
+
+func readMachineTime() machineTime {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return machineTime{}
+	}
+	line, _, _ := strings.Cut(string(raw), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return machineTime{}
+	}
+	var ticks [7]int64
+	for i := range ticks {
+		if ticks[i], err = strconv.ParseInt(f[i+1], 10, 64); err != nil {
+			return machineTime{}
+		}
+	}
+	// user nice system idle iowait irq softirq, in clock ticks of 1/100 s.
+	tick := func(v int64) time.Duration { return time.Duration(v) * 10 * time.Millisecond }
+	return machineTime{
+		busy: tick(ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6]),
+		idle: tick(ticks[3] + ticks[4]),
+		ok:   true,
+	}
+}
+
+func (m machineTime) sub(o machineTime) machineTime {
+	return machineTime{busy: m.busy - o.busy, idle: m.idle - o.idle, ok: m.ok && o.ok}
+}
+
+func (m machineTime) add(o machineTime) machineTime {
+	first := m == machineTime{}
+	return machineTime{busy: m.busy + o.busy, idle: m.idle + o.idle, ok: (first || m.ok) && o.ok}
+}
+
+// selfCPU is this process's CPU time, user and system.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
