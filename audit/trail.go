@@ -69,9 +69,9 @@ type Trail struct {
 	subs    subscribers
 
 	wal          *wal
-	frames       []byte      // framed events not yet written
-	spare        []byte      // the other frame buffer
-	unwritten    []loggedReq // framed, not yet written
+	numbered     uint64      // with a log: the last sequence number given out
+	sealed       []byte      // the writer's frames, reused; see seal
+	unwritten    []loggedReq // queued, not yet written
 	unwrittenOld []loggedReq // the other unwritten array, emptied; see writeFramed
 	awaiting     []loggedReq // written to the log, waiting for a sync
 	// The acknowledger's scratch space, reused from one sync to the next.
@@ -144,7 +144,7 @@ func Open(ctx context.Context, cfg Config) (*Trail, error) {
 	} else {
 		close(t.idxDone)
 	}
-	t.head, t.written = head, head
+	t.head, t.written, t.numbered = head, head, head.Seq
 	t.headSeq.Store(head.Seq)
 	t.indexed.Store(head.Seq)
 	t.idle = sync.NewCond(&t.mu)

@@ -77,7 +77,7 @@ type wal struct {
 	// refuses every write until the trail is reopened, rather than risk
 	// acknowledging events behind a damaged frame.
 	broken error
-	// plain is frame's scratch space; frame runs under the trail's lock.
+	// plain is frame's scratch space; frame runs under the trail's writeMu.
 	plain []byte
 
 	// The next segment is zero-filled ahead of need, under the spare

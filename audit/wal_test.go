@@ -1,11 +1,13 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -471,5 +473,32 @@ func TestWatchdogEndsOnlyWaitsThatAreOver(t *testing.T) {
 	}
 	if len(tr.watched) != 0 {
 		t.Fatalf("%d requests still watched, want none", len(tr.watched))
+	}
+}
+
+func TestWALTrailRefusesUnencodableTimeWithoutAGap(t *testing.T) {
+	c := newClock()
+	tr := openTrail(t, Config{Log: newMemLog(), Key: testKey(t), Now: c.Now, WALDir: t.TempDir()})
+	first := record(t, tr, exchange("k", "a", ResultOK, ""))
+	// A clock past year 9999 cannot be written as RFC 3339: the event is
+	// refused before it is numbered, and neither it nor any later event
+	// is lost or leaves a gap in the chain.
+	c.mu.Lock()
+	now := c.t
+	c.t = time.Date(10001, 1, 1, 0, 0, 0, 0, time.UTC)
+	c.mu.Unlock()
+	if _, err := tr.Record(context.Background(), exchange("k", "a", ResultOK, "")); err == nil || !strings.Contains(err.Error(), "out of range") {
+		t.Fatalf("Record at %s = %v, want an out-of-range error", c.Now(), err)
+	}
+	c.mu.Lock()
+	c.t = now.Add(time.Second)
+	c.mu.Unlock()
+	second := record(t, tr, exchange("k", "a", ResultOK, ""))
+	if second.Seq != first.Seq+1 || !bytes.Equal(second.Prev, first.MAC) {
+		t.Fatalf("the event after the refused one is %d chained on %x, want %d chained on %x", second.Seq, second.Prev, first.Seq+1, first.MAC)
+	}
+	res, err := tr.Verify(context.Background())
+	if err != nil || res.Break != nil || res.Events != 2 {
+		t.Fatalf("Verify = %+v, %v; want 2 events and no break", res, err)
 	}
 }
