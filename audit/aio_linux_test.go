@@ -147,3 +147,26 @@ func TestAsyncSyncAbandonFailsWaitersAndRefusesMore(t *testing.T) {
 		t.Fatalf("submit after the reaper stopped = %v, want errAsyncSyncClosed", err)
 	}
 }
+
+func TestOpenTellsWhenTheLogSyncsBlocking(t *testing.T) {
+	openWith := func(t *testing.T) (told []error) {
+		tr := openTrail(t, Config{
+			Log: newMemLog(), Key: testKey(t), WALDir: t.TempDir(),
+			OnBlockingSync: func(reason error) { told = append(told, reason) },
+		})
+		record(t, tr, exchange("k", "a", ResultOK, ""))
+		return told
+	}
+	if a, err := newAsyncSync(); err == nil {
+		a.close()
+		if told := openWith(t); len(told) != 0 {
+			t.Fatalf("told of blocking syncs %v with native AIO available", told)
+		}
+	}
+	refused := errors.New("io_setup: operation not permitted")
+	startAsyncSync = func() (*asyncSync, error) { return nil, refused }
+	t.Cleanup(func() { startAsyncSync = newAsyncSync })
+	if told := openWith(t); len(told) != 1 || told[0] != refused {
+		t.Fatalf("told %v, want the refusal once", told)
+	}
+}

@@ -41,6 +41,11 @@ type Config struct {
 	// OnIndexError is told when writing the store's copy fails; the log
 	// keeps the events and the write is retried.
 	OnIndexError func(error)
+	// OnBlockingSync is told at Open, on Linux, when the log's segments
+	// sync with blocking fdatasync because the kernel (or a sandbox)
+	// refused native asynchronous I/O: events are as durable, and each
+	// sync holds a server thread while the disk flushes.
+	OnBlockingSync func(reason error)
 }
 
 // Trail is the audit trail: one writer goroutine numbers, chains and
@@ -139,6 +144,9 @@ func Open(ctx context.Context, cfg Config) (*Trail, error) {
 	if cfg.WALDir != "" {
 		if head, err = t.recover(ctx, cfg.WALDir, head); err != nil {
 			return nil, err
+		}
+		if t.wal.blockingSync != nil && cfg.OnBlockingSync != nil {
+			cfg.OnBlockingSync(t.wal.blockingSync)
 		}
 		go t.index()
 	} else {

@@ -60,9 +60,12 @@ type wal struct {
 	dir     string
 	aead    cipher.AEAD
 	create  func(name string) (walFile, error)
-	release func()                         // run by close, after the last segment
-	free    func(dir string) (int64, bool) // room left on the filesystem
-	segSize int64                          // bytes a new segment is zero-filled to
+	release func() // run by close, after the last segment
+	// blockingSync says why segments sync with blocking fdatasync
+	// rather than through native asynchronous I/O; nil when they do not.
+	blockingSync error
+	free         func(dir string) (int64, bool) // room left on the filesystem
+	segSize      int64                          // bytes a new segment is zero-filled to
 
 	mu   sync.Mutex // guards segs against the indexer's dropThrough
 	segs []uint64   // first sequence number of each segment, ascending
@@ -81,7 +84,9 @@ type wal struct {
 	plain []byte
 
 	// The next segment is zero-filled ahead of need, under the spare
-	// name, by a goroutine started with the first segment.
+	// name, by a goroutine started with the first segment; it is asked
+	// for once the segment being written is half full (ahead).
+	ahead      bool
 	spareMu    sync.Mutex // held while the spare is written or taken
 	spareReady bool       // the spare is whole and synced
 	spareSize  int64      // bytes of zeros in it
@@ -130,7 +135,7 @@ func openWAL(dir string, chain []byte) (*wal, error) {
 		w.segs = append(w.segs, first)
 	}
 	slices.Sort(w.segs)
-	w.create, w.release = segmentOpener()
+	w.create, w.release, w.blockingSync = segmentOpener()
 	return w, nil
 }
 
@@ -339,6 +344,13 @@ func (w *wal) write(frames []byte, first uint64) error {
 	}
 	w.size += int64(len(frames))
 	w.total += int64(len(frames))
+	// The next segment is made once this one is half full: in time for
+	// the rotation at any rate the disk can take, without a start-up
+	// writing two segments of zeros before the first has much in it.
+	if !w.ahead && 2*w.size >= w.segSize {
+		w.ahead = true
+		w.prepareAhead()
+	}
 	return nil
 }
 
@@ -393,7 +405,7 @@ func (w *wal) rotate(first uint64) error {
 	}
 	w.mu.Unlock()
 	w.f, w.size, w.zeroed = f, 0, zeroed
-	w.prepareAhead()
+	w.ahead = false
 	return nil
 }
 

@@ -258,7 +258,9 @@ func TestWALRotatesAcrossSegments(t *testing.T) {
 	}
 	made := spareSignal(w2)
 	s.after(recs)
-	put(t, w2, s.next(t, "k"))
+	for first := true; first || 2*w2.size < w2.segSize; first = false {
+		put(t, w2, s.next(t, "k"))
+	}
 	waitSpare(t, made)
 	segs := slices.Clone(w2.segs)
 	w2.dropThrough(segs[2] - 1)
@@ -306,6 +308,15 @@ func TestWALSpare(t *testing.T) {
 		w, s := smallWAL(t, dir, key), newSealer(key)
 		made := spareSignal(w)
 		put(t, w, s.next(t, "k")) // no spare yet: made on the spot
+		// The next is asked for once the segment is half full, not before.
+		for 2*w.size < w.segSize {
+			select {
+			case <-made:
+				t.Fatalf("a spare was made with the segment at %d of %d bytes", w.size, w.segSize)
+			case <-time.After(20 * time.Millisecond):
+			}
+			put(t, w, s.next(t, "k"))
+		}
 		waitSpare(t, made)
 		spare, err := os.Stat(filepath.Join(dir, walSpare))
 		if err != nil {
@@ -324,6 +335,9 @@ func TestWALSpare(t *testing.T) {
 		if !os.SameFile(spare, seg) {
 			t.Error("the new segment is not the spare made ahead")
 		}
+		for 2*w.size < w.segSize {
+			put(t, w, s.next(t, "k"))
+		}
 		waitSpare(t, made)
 		if got := fileSize(t, filepath.Join(dir, walSpare)); got != testSegSize {
 			t.Errorf("next spare is %d bytes", got)
@@ -333,7 +347,9 @@ func TestWALSpare(t *testing.T) {
 		dir, key := t.TempDir(), testKey(t)
 		w, s := smallWAL(t, dir, key), newSealer(key)
 		made := spareSignal(w)
-		put(t, w, s.next(t, "k"))
+		for 2*w.size < w.segSize {
+			put(t, w, s.next(t, "k"))
+		}
 		waitSpare(t, made)
 		if err := os.Remove(filepath.Join(dir, walSpare)); err != nil {
 			t.Fatal(err)
@@ -407,7 +423,8 @@ func TestWALSpare(t *testing.T) {
 		dir, key := t.TempDir(), testKey(t)
 		w, s := smallWAL(t, dir, key), newSealer(key)
 		w.segSize = walSegmentMax
-		put(t, w, s.next(t, "k")) // starts the spare of 64 MiB
+		put(t, w, s.next(t, "k"))
+		w.prepareAhead() // a spare of 64 MiB, as at half the segment
 		if err := w.close(); err != nil {
 			t.Fatal(err)
 		}
@@ -463,6 +480,8 @@ func BenchmarkWALWriteSync(b *testing.B) {
 		}
 	}
 	round() // the first write makes a segment
+	w.ahead = true
+	w.prepareAhead()
 	if err := <-made; err != nil {
 		b.Fatal(err) // and the spare after it, which the rounds must not race
 	}

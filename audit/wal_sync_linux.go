@@ -31,14 +31,18 @@ func openSegmentWith(name string, async *asyncSync) (walFile, error) {
 }
 
 // segmentOpener returns how the log opens its segments, and what it
-// releases when it closes.
-func segmentOpener() (func(string) (walFile, error), func()) {
-	async, err := newAsyncSync()
+// releases when it closes; and, when its segments sync with blocking
+// fdatasync because the kernel refused asynchronous I/O, why.
+func segmentOpener() (func(string) (walFile, error), func(), error) {
+	async, err := startAsyncSync()
 	if err != nil {
-		return openSegment, func() {}
+		return openSegment, func() {}, err
 	}
-	return func(name string) (walFile, error) { return openSegmentWith(name, async) }, async.close
+	return func(name string) (walFile, error) { return openSegmentWith(name, async) }, async.close, nil
 }
+
+// startAsyncSync is newAsyncSync; tests replace it.
+var startAsyncSync = newAsyncSync
 
 func (f dataSyncFile) Sync() error {
 	rc, err := f.SyscallConn()

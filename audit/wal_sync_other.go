@@ -14,8 +14,10 @@ func openSegment(name string) (walFile, error) {
 }
 
 // segmentOpener returns how the log opens its segments, and what it
-// releases when it closes.
-func segmentOpener() (func(string) (walFile, error), func()) { return openSegment, func() {} }
+// releases when it closes. Here fsync is the only way to sync.
+func segmentOpener() (func(string) (walFile, error), func(), error) {
+	return openSegment, func() {}, nil
+}
 
 // syncDir tries to make a new name in dir durable; not every system can
 // sync a folder, so a failure is not an error.

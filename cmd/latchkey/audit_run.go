@@ -58,6 +58,9 @@ func openAudit(cfg *serveConfig, disk store.Store, pepper rootkey.Pepper, m *met
 		OnIndexError: func(err error) {
 			log.Error("audit store copy failed; its log keeps the events and it is retried", "error", err)
 		},
+		OnBlockingSync: func(reason error) {
+			log.Info("audit log syncs with blocking fdatasync: native asynchronous I/O unavailable", "reason", reason)
+		},
 		Observe: m.AuditWrite,
 	})
 	if err != nil {
