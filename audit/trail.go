@@ -66,7 +66,7 @@ type Trail struct {
 	writing bool       // a caller is leading a write
 	idle    *sync.Cond // signalled when writing ends
 
-	head    point // owned by the writer goroutine
+	head    point // without a log, the chain's head, owned by the write's leader; with one, see numbered and written
 	headSeq atomic.Uint64
 
 	hooksMu sync.RWMutex
